@@ -1,0 +1,80 @@
+/**
+ * Persistence for the bridge core. One interface, two engines (SQLite default, PostgreSQL);
+ * both must pass the same store test suite. All methods are async so that either engine fits.
+ *
+ * Credentials are encrypted at rest by the implementation (AES-256-GCM with the bridge's key);
+ * callers only ever see plaintext passwords in memory.
+ */
+
+/** A Matrix user's MSN account ("login" / puppet). */
+export interface LoginRecord {
+  /** Matrix user ID that owns this login, e.g. `@alice:example.org`. */
+  userId: string;
+  /** MSN e-mail exactly as the server spelled it in `USR … OK`. */
+  email: string;
+  /** Plaintext password (encrypted by the store before it reaches disk). */
+  password: string;
+  /**
+   * Whether the bridge should keep this login connected. False after `OUT OTH`
+   * (logged in elsewhere) or a failed login, until the user says `reconnect` or `login`.
+   */
+  autoConnect: boolean;
+  /** Last friendly name the server reported for the account, if any. */
+  friendlyName: string | null;
+}
+
+/** A Matrix room bridged to an MSN conversation. */
+export interface PortalRecord {
+  roomId: string;
+  /** The login that receives this conversation (Matrix user ID). */
+  userId: string;
+  /**
+   * Conversation key within the login: the contact's lower-cased e-mail for a 1:1 portal,
+   * `group:<id>` for a multi-party portal.
+   */
+  conversationKey: string;
+  kind: "dm" | "group";
+  /** Lower-cased e-mails of the MSN participants (excluding the login itself). */
+  participants: string[];
+  /** For a group portal: the 1:1 portal room it grew out of, if any. */
+  parentRoomId: string | null;
+  createdAt: number;
+}
+
+/** Cached profile of a ghost, so the bridge only calls the homeserver when something changed. */
+export interface GhostRecord {
+  /** Lower-cased contact e-mail. */
+  email: string;
+  displayName: string | null;
+}
+
+export interface Store {
+  /** Opens the database and runs pending numbered migrations. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  getLogin(userId: string): Promise<LoginRecord | null>;
+  listLogins(): Promise<LoginRecord[]>;
+  upsertLogin(login: LoginRecord): Promise<void>;
+  deleteLogin(userId: string): Promise<void>;
+
+  getManagementRoom(userId: string): Promise<string | null>;
+  /** Replaces any previous management room of the user. */
+  setManagementRoom(userId: string, roomId: string): Promise<void>;
+  getUserByManagementRoom(roomId: string): Promise<string | null>;
+
+  getPortal(userId: string, conversationKey: string): Promise<PortalRecord | null>;
+  getPortalByRoom(roomId: string): Promise<PortalRecord | null>;
+  listPortals(userId: string): Promise<PortalRecord[]>;
+  upsertPortal(portal: PortalRecord): Promise<void>;
+  deletePortal(roomId: string): Promise<void>;
+
+  getGhost(email: string): Promise<GhostRecord | null>;
+  upsertGhost(ghost: GhostRecord): Promise<void>;
+
+  /**
+   * Records an appservice transaction ID; resolves false if it was already recorded
+   * (a replay after a crash), true the first time.
+   */
+  markTransaction(txnId: string): Promise<boolean>;
+}
