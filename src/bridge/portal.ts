@@ -1,0 +1,273 @@
+/**
+ * A portal: one Matrix room standing for one MSN conversation of one login. The room outlives
+ * any switchboard: SBs are attached as they come (RNG) or opened on demand when the Matrix user
+ * writes, and dropped when they close. Each direction has its own ordered queue.
+ */
+import type { PortalRecord } from "../store/store.js";
+import type { MatrixPort } from "./matrix-port.js";
+import type { Log } from "./log.js";
+import type { SwitchboardPort, SwitchboardPortEvents, MsnTextFormat } from "./msn-ports.js";
+import { OrderedQueue } from "./ordered-queue.js";
+import { matrixMessageToMsn, msnTextToMatrix, notBridgedNotice } from "./translate.js";
+import { describeMsnError, NotDeliveredError } from "./errors.js";
+
+/** What a portal needs from the login it belongs to. */
+export interface PortalOwner {
+  readonly userId: string;
+  /** The login's own MSN address, or null while not connected. */
+  readonly ownEmail: string | null;
+  /** Opens a switchboard and gets the given contacts into it; rejects with a reason when it cannot. */
+  openSwitchboardWith(emails: readonly string[]): Promise<SwitchboardPort>;
+  /** A third person joined a 1:1 switchboard: the conversation becomes a group portal. */
+  onGroupFormed(from: Portal, sb: SwitchboardPort): void;
+}
+
+export interface PortalOptions {
+  typingTimeoutMs: number;
+  /** How often a Matrix user's ongoing typing is repeated to MSN. */
+  typingRepeatMs: number;
+}
+
+type Handlers = { [K in keyof SwitchboardPortEvents]: (...args: SwitchboardPortEvents[K]) => void };
+
+export class Portal {
+  private readonly switchboards = new Map<SwitchboardPort, Handlers>();
+  /** The SB that most recently carried a message: replies go there (official-client rule). */
+  private active: SwitchboardPort | null = null;
+  private opening: Promise<SwitchboardPort> | null = null;
+  private readonly outgoing = new OrderedQueue();
+  private readonly incoming = new OrderedQueue();
+  private readonly ghostTyping = new Map<string, NodeJS.Timeout>();
+  private userTypingTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    public record: PortalRecord,
+    private readonly owner: PortalOwner,
+    private readonly matrix: MatrixPort,
+    private readonly log: Log,
+    private readonly opts: PortalOptions,
+  ) {}
+
+  get roomId(): string {
+    return this.record.roomId;
+  }
+
+  get isGroup(): boolean {
+    return this.record.kind === "group";
+  }
+
+  get openSwitchboards(): number {
+    return this.switchboards.size;
+  }
+
+  /** Who speaks for the bridge in this room: the contact's ghost in a DM, the bot in a group. */
+  get noticeSender(): string | null {
+    return this.record.kind === "dm" ? (this.record.participants[0] ?? null) : null;
+  }
+
+  attachSwitchboard(sb: SwitchboardPort): void {
+    if (this.switchboards.has(sb)) return;
+    const handlers: Handlers = {
+      message: (m) => {
+        this.active = sb;
+        this.incoming
+          .push(() => this.relayMessage(m.from, m.text, m.format))
+          .catch((e) => this.logError("relay message", e));
+      },
+      typing: (t) =>
+        this.incoming.push(() => this.relayTyping(t.from)).catch((e) => this.logError("relay typing", e)),
+      nudge: (n) =>
+        this.incoming
+          .push(() =>
+            this.matrix.sendMessage(n.from, this.roomId, { msgtype: "m.emote", body: "sent you a nudge!" }),
+          )
+          .catch((e) => this.logError("relay nudge", e)),
+      join: (j) => this.onJoin(sb, j.email),
+      leave: () => this.onLeave(sb),
+      unsupported: (u) =>
+        this.incoming
+          .push(() =>
+            this.matrix.sendMessage(u.from, this.roomId, {
+              msgtype: "m.notice",
+              body: `(sent something the bridge cannot show: ${u.kind})`,
+            }),
+          )
+          .catch((e) => this.logError("relay unsupported", e)),
+      closed: () => this.detachSwitchboard(sb),
+    };
+    for (const [event, handler] of Object.entries(handlers)) {
+      sb.on(event as keyof SwitchboardPortEvents, handler as never);
+    }
+    this.switchboards.set(sb, handlers);
+    this.active = sb;
+  }
+
+  /** Stops listening to an SB without closing it (it may move to another portal). */
+  detachSwitchboard(sb: SwitchboardPort): void {
+    const handlers = this.switchboards.get(sb);
+    if (!handlers) return;
+    for (const [event, handler] of Object.entries(handlers)) {
+      sb.off(event as keyof SwitchboardPortEvents, handler as never);
+    }
+    this.switchboards.delete(sb);
+    if (this.active === sb) this.active = [...this.switchboards.keys()].at(-1) ?? null;
+  }
+
+  /** Closes every SB (logout, portal deleted, shutdown). */
+  async closeSwitchboards(): Promise<void> {
+    const sbs = [...this.switchboards.keys()];
+    for (const sb of sbs) this.detachSwitchboard(sb);
+    this.stopUserTyping();
+    await Promise.allSettled(sbs.map((sb) => sb.close()));
+  }
+
+  /** A Matrix message from the portal's owner, in room order. */
+  sendFromMatrix(eventId: string, content: Record<string, unknown>): Promise<void> {
+    return this.outgoing.push(async () => {
+      const out = matrixMessageToMsn(content, (mxc) => this.matrix.mediaUrl(mxc));
+      if (out.kind === "unsupported") {
+        await this.notBridged(out.reason, eventId);
+        return;
+      }
+      this.stopUserTyping();
+      try {
+        await this.deliver(out.text);
+      } catch (e) {
+        this.log.warn("message not delivered", { roomId: this.roomId, error: String(e) });
+        await this.notBridged(describeMsnError(e), eventId);
+      }
+    });
+  }
+
+  /** A Matrix event MSN cannot carry (reaction, redaction, sticker…). */
+  refuse(eventId: string, reason: string): Promise<void> {
+    return this.outgoing.push(() => this.notBridged(reason, eventId));
+  }
+
+  private async notBridged(reason: string, eventId: string): Promise<void> {
+    await this.matrix.sendMessage(this.noticeSender, this.roomId, notBridgedNotice(reason, eventId));
+  }
+
+  private async deliver(text: string): Promise<void> {
+    // One retry on a fresh SB: the one we had may have died between our check and the write.
+    for (let attempt = 0; ; attempt++) {
+      const sb = await this.ensureSwitchboard();
+      try {
+        await sb.sendText(text, { ack: "N" });
+        return;
+      } catch (e) {
+        this.detachSwitchboard(sb);
+        sb.close().catch(() => undefined);
+        if (attempt >= 1) throw e;
+      }
+    }
+  }
+
+  private usable(sb: SwitchboardPort | null): sb is SwitchboardPort {
+    return sb !== null && this.switchboards.has(sb) && sb.participants.size > 0;
+  }
+
+  private async ensureSwitchboard(): Promise<SwitchboardPort> {
+    if (this.usable(this.active)) return this.active;
+    for (const sb of this.switchboards.keys()) if (this.usable(sb)) return (this.active = sb);
+    if (!this.opening) {
+      this.opening = this.owner
+        .openSwitchboardWith(this.record.participants)
+        .then((sb) => {
+          this.attachSwitchboard(sb);
+          return sb;
+        })
+        .finally(() => (this.opening = null));
+    }
+    return this.opening;
+  }
+
+  private async relayMessage(from: string, text: string, format: MsnTextFormat | undefined): Promise<void> {
+    await this.clearGhostTyping(from);
+    await this.matrix.sendMessage(from, this.roomId, msnTextToMatrix(text, format));
+  }
+
+  private async relayTyping(from: string): Promise<void> {
+    const key = from.toLowerCase();
+    const previous = this.ghostTyping.get(key);
+    if (previous) clearTimeout(previous);
+    // MSN has no "stopped typing": the indicator lapses unless the control message repeats.
+    const timer = setTimeout(() => {
+      this.ghostTyping.delete(key);
+      this.incoming.push(() => this.matrix.setGhostTyping(from, this.roomId, false)).catch(() => undefined);
+    }, this.opts.typingTimeoutMs);
+    timer.unref();
+    this.ghostTyping.set(key, timer);
+    if (!previous) await this.matrix.setGhostTyping(from, this.roomId, true);
+  }
+
+  private async clearGhostTyping(from: string): Promise<void> {
+    const key = from.toLowerCase();
+    const timer = this.ghostTyping.get(key);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.ghostTyping.delete(key);
+    await this.matrix.setGhostTyping(from, this.roomId, false);
+  }
+
+  private onJoin(sb: SwitchboardPort, email: string): void {
+    const known = this.record.participants.includes(email.toLowerCase());
+    if (this.record.kind === "dm" && !known && sb.participants.size >= 2) {
+      this.detachSwitchboard(sb);
+      this.owner.onGroupFormed(this, sb);
+      return;
+    }
+    if (this.record.kind === "group" && !known) {
+      this.incoming
+        .push(() => this.matrix.joinGhost(email, this.roomId))
+        .catch((e) => this.logError("ghost join", e));
+    }
+  }
+
+  private onLeave(sb: SwitchboardPort): void {
+    // An SB with nobody else in it is useless to us (Escargot keeps it open forever); the next
+    // message opens a fresh one, as official clients do.
+    if (sb.participants.size === 0) {
+      this.detachSwitchboard(sb);
+      sb.close().catch(() => undefined);
+    }
+  }
+
+  /** The owner's Matrix typing state in this room. */
+  setUserTyping(typing: boolean): void {
+    if (!typing) return this.stopUserTyping();
+    if (this.userTypingTimer) return;
+    const send = (): void => {
+      const sb = this.active;
+      const me = this.owner.ownEmail;
+      // Never open an SB just to type: only an open one carries the control message.
+      if (!this.usable(sb) || !me) return;
+      sb.sendTyping(me).catch((e) => this.log.debug("typing not sent", { error: String(e) }));
+    };
+    send();
+    this.userTypingTimer = setInterval(send, this.opts.typingRepeatMs);
+    this.userTypingTimer.unref();
+  }
+
+  private stopUserTyping(): void {
+    if (this.userTypingTimer) clearInterval(this.userTypingTimer);
+    this.userTypingTimer = null;
+  }
+
+  /** Waits for queued work in both directions (tests, shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([this.outgoing.drain(), this.incoming.drain()]);
+  }
+
+  dispose(): void {
+    this.stopUserTyping();
+    for (const t of this.ghostTyping.values()) clearTimeout(t);
+    this.ghostTyping.clear();
+  }
+
+  private logError(what: string, e: unknown): void {
+    this.log.error(`portal: ${what} failed`, { roomId: this.roomId, error: String(e) });
+  }
+}
+
+export { NotDeliveredError };

@@ -1,0 +1,293 @@
+/**
+ * A puppet: one Matrix user's MSN login and its Notification Server connection, kept alive
+ * across drops with jittered backoff. It turns NS events into ghost updates, portal traffic and
+ * management-room notices. It never reconnects after the user logged in elsewhere or the
+ * password stopped working: that would fight the user's own client or lock the account.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { LoginRecord } from "../store/store.js";
+import type { BridgeCore } from "./core.js";
+import type { MsnCloseReason, MsnRing, NotificationPort, SwitchboardPort } from "./msn-ports.js";
+import type { Portal, PortalOwner } from "./portal.js";
+import { backoffDelay } from "./backoff.js";
+import { describeMsnError, isAuthFailure, NotDeliveredError } from "./errors.js";
+
+export type PuppetState =
+  | "disconnected"
+  | "connecting"
+  | "connected"
+  | "reconnecting"
+  | "logged-in-elsewhere"
+  | "bad-credentials"
+  | "stopped";
+
+const CLOSE_TEXT: Record<MsnCloseReason, string> = {
+  local: "closed by the bridge",
+  "other-login": "you logged in to MSN somewhere else",
+  "server-shutdown": "the MSN server is shutting down",
+  "server-out": "the MSN server ended the session",
+  "socket-error": "the network connection failed",
+  "socket-closed": "the MSN server closed the connection",
+  "keepalive-timeout": "the MSN server stopped answering",
+  "protocol-error": "the MSN server sent something the bridge could not understand",
+  "login-failed": "the MSN server refused the login",
+};
+
+export class Puppet implements PortalOwner {
+  state: PuppetState = "disconnected";
+  ns: NotificationPort | null = null;
+  private abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  /** Set while a drop has been announced, so a reconnect storm produces two notices, not fifty. */
+  private announcedDrop = false;
+
+  constructor(
+    private readonly core: BridgeCore,
+    public login: LoginRecord,
+  ) {}
+
+  get userId(): string {
+    return this.login.userId;
+  }
+
+  get ownEmail(): string | null {
+    return this.state === "connected" && this.ns ? this.ns.email : null;
+  }
+
+  get connected(): boolean {
+    return this.state === "connected" && this.ns !== null;
+  }
+
+  /** Adopts a session the `login` command already connected. */
+  adopt(ns: NotificationPort): void {
+    this.abort = new AbortController();
+    this.wire(ns);
+    this.state = "connected";
+    this.afterConnect(ns);
+  }
+
+  /** Starts (or restarts) the connect loop; resolves when the first attempt series ends. */
+  start(): Promise<void> {
+    if (this.loop) return this.loop;
+    this.abort = new AbortController();
+    this.loop = this.connectLoop(this.abort.signal).finally(() => (this.loop = null));
+    return this.loop;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.state = "stopped";
+    const ns = this.ns;
+    this.ns = null;
+    await this.core.closePortalSwitchboards(this.userId);
+    if (ns) await ns.close().catch(() => undefined);
+  }
+
+  /** The `reconnect` command: drop what we have and connect now, skipping any backoff wait. */
+  async reconnect(): Promise<void> {
+    this.abort.abort();
+    const ns = this.ns;
+    this.ns = null;
+    if (ns) await ns.close().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    this.state = "disconnected";
+    this.announcedDrop = false;
+    await this.start();
+  }
+
+  private async connectLoop(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      this.state = attempt === 0 && !this.announcedDrop ? "connecting" : "reconnecting";
+      const ns = this.core.createNotification({ email: this.login.email, password: this.login.password });
+      try {
+        await this.core.loginLimiter.add(() => (signal.aborted ? Promise.resolve() : ns.connect()));
+        if (signal.aborted) {
+          await ns.close().catch(() => undefined);
+          return;
+        }
+        this.wire(ns);
+        this.state = "connected";
+        if (this.announcedDrop || attempt > 0)
+          await this.core.notify(this.userId, `✅ Reconnected to MSN as ${ns.email}.`);
+        this.announcedDrop = false;
+        this.afterConnect(ns);
+        return;
+      } catch (e) {
+        await ns.close().catch(() => undefined);
+        if (signal.aborted) return;
+        if (isAuthFailure(e)) {
+          this.state = "bad-credentials";
+          await this.disableAutoConnect();
+          await this.core.notify(
+            this.userId,
+            `❌ MSN login failed: ${describeMsnError(e)}. Log in again with \`login <email> <password>\`.`,
+          );
+          return;
+        }
+        const delay = backoffDelay(attempt, this.core.options.reconnect);
+        this.core.log.warn("MSN connect failed", {
+          userId: this.userId,
+          attempt,
+          delayMs: delay,
+          error: String(e),
+        });
+        if (!this.announcedDrop) {
+          this.announcedDrop = true;
+          await this.core.notify(
+            this.userId,
+            `⚠️ Could not connect to MSN (${describeMsnError(e)}). Retrying in ${Math.ceil(delay / 1000)} s; I'll tell you when it works.`,
+          );
+        }
+        this.state = "reconnecting";
+        try {
+          await sleep(delay, undefined, { signal });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  private wire(ns: NotificationPort): void {
+    this.ns = ns;
+    ns.on("presence", ({ contact }) => this.core.updateGhost(contact));
+    ns.on("reverseListAdd", ({ email, friendlyName }) => {
+      const name = friendlyName && friendlyName !== email ? `${friendlyName} (${email})` : email;
+      const onList = ns.contacts.get(email.toLowerCase())?.lists.forward;
+      void this.core.notify(
+        this.userId,
+        onList
+          ? `👋 ${name} added you to their MSN contact list.`
+          : `👋 ${name} added you to their MSN contact list. To add them back, say \`add ${email}\`.`,
+      );
+    });
+    ns.on("ring", (ring) => void this.answer(ns, ring));
+    ns.on("closed", ({ reason, error }) => void this.onClosed(ns, reason, error));
+  }
+
+  private afterConnect(ns: NotificationPort): void {
+    void this.core
+      .syncContacts(this.userId, [...ns.contacts.values()])
+      .catch((e) => this.core.log.error("contact sync failed", { userId: this.userId, error: String(e) }));
+    if (ns.email !== this.login.email || ns.friendlyName !== this.login.friendlyName) {
+      this.login = { ...this.login, email: ns.email, friendlyName: ns.friendlyName };
+      void this.core.store.upsertLogin(this.login).catch(() => undefined);
+    }
+  }
+
+  private async onClosed(
+    ns: NotificationPort,
+    reason: MsnCloseReason,
+    error: Error | undefined,
+  ): Promise<void> {
+    if (this.ns !== ns) return; // an old session we already replaced
+    this.ns = null;
+    await this.core.closePortalSwitchboards(this.userId);
+    if (reason === "local" || this.state === "stopped") return;
+    this.core.log.warn("MSN connection closed", {
+      userId: this.userId,
+      reason,
+      error: error ? String(error) : undefined,
+    });
+    if (reason === "other-login") {
+      this.state = "logged-in-elsewhere";
+      await this.disableAutoConnect();
+      await this.core.notify(
+        this.userId,
+        "⚠️ Disconnected: you logged in to MSN somewhere else. I won't reconnect on my own, so the two don't fight; say `reconnect` when you want the bridge back.",
+      );
+      return;
+    }
+    if (reason === "login-failed") {
+      this.state = "bad-credentials";
+      await this.disableAutoConnect();
+      await this.core.notify(
+        this.userId,
+        "❌ MSN refused the login. Log in again with `login <email> <password>`.",
+      );
+      return;
+    }
+    this.announcedDrop = true;
+    this.state = "reconnecting";
+    await this.core.notify(this.userId, `⚠️ Disconnected from MSN: ${CLOSE_TEXT[reason]}. Reconnecting…`);
+    void this.start();
+  }
+
+  private async disableAutoConnect(): Promise<void> {
+    this.login = { ...this.login, autoConnect: false };
+    await this.core.store.upsertLogin(this.login).catch(() => undefined);
+  }
+
+  private async answer(ns: NotificationPort, ring: MsnRing): Promise<void> {
+    try {
+      const sb = await ns.answerInvitation(ring);
+      await this.core.routeSwitchboard(this, sb);
+    } catch (e) {
+      this.core.log.warn("could not answer an MSN chat invitation", {
+        userId: this.userId,
+        error: String(e),
+      });
+    }
+  }
+
+  async openSwitchboardWith(emails: readonly string[]): Promise<SwitchboardPort> {
+    const ns = this.ns;
+    if (!ns || this.state !== "connected")
+      throw new NotDeliveredError("you are not connected to MSN right now");
+    const reachable = emails.filter((e) => {
+      const status = ns.contacts.get(e.toLowerCase())?.status;
+      return status !== undefined && status !== "FLN";
+    });
+    if (reachable.length === 0) {
+      const who = emails.length === 1 ? this.core.contactLabel(ns, emails[0]!) : "everyone in this chat";
+      throw new NotDeliveredError(`${who} is offline`);
+    }
+    const sb = await ns.openSwitchboard();
+    try {
+      const joined = await Promise.allSettled(
+        reachable.map(async (email) => {
+          await sb.invite(email);
+          await sb.waitForJoin(email, this.core.options.joinTimeoutMs);
+        }),
+      );
+      if (!joined.some((r) => r.status === "fulfilled")) {
+        const first = joined.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        throw first?.reason ?? new NotDeliveredError("nobody joined the chat");
+      }
+      return sb;
+    } catch (e) {
+      await sb.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  onGroupFormed(from: Portal, sb: SwitchboardPort): void {
+    void this.core
+      .formGroup(this, from, sb)
+      .catch((e) =>
+        this.core.log.error("could not form a group portal", { userId: this.userId, error: String(e) }),
+      );
+  }
+
+  /** For `status`: how the connection is, in words. */
+  describe(): string {
+    const ns = this.ns;
+    switch (this.state) {
+      case "connected": {
+        const contacts = ns ? [...ns.contacts.values()].filter((c) => c.lists.forward) : [];
+        const online = contacts.filter((c) => c.status !== "FLN").length;
+        return `Connected to MSN as ${ns?.email} (${ns?.friendlyName}) using ${ns?.protocolVersion}. ${online} of ${contacts.length} contacts online.`;
+      }
+      case "connecting":
+        return `Connecting to MSN as ${this.login.email}…`;
+      case "reconnecting":
+        return `Reconnecting to MSN as ${this.login.email}…`;
+      case "logged-in-elsewhere":
+        return `Disconnected: ${this.login.email} logged in somewhere else. Say \`reconnect\` to take over again.`;
+      case "bad-credentials":
+        return `Disconnected: MSN refused the password for ${this.login.email}. Use \`login\` again.`;
+      default:
+        return `Not connected (${this.login.email}). Say \`reconnect\` to connect.`;
+    }
+  }
+}

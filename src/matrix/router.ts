@@ -1,0 +1,171 @@
+/**
+ * Routes appservice events: the bot's invites and management-room commands, portal traffic,
+ * ghost invites, membership changes, and ephemeral typing/presence. Every input is checked for
+ * shape here, at the edge; the core only sees well-formed values.
+ */
+import type { BridgeCore } from "../bridge/core.js";
+import type { GhostIds } from "../bridge/ghost-ids.js";
+import type { Log } from "../bridge/log.js";
+import type { MatrixPort } from "../bridge/matrix-port.js";
+import type { Store } from "../store/store.js";
+import { helpText, runCommand } from "./commands.js";
+
+export interface MatrixEvent {
+  type: string;
+  room_id: string;
+  sender: string;
+  event_id?: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  unsigned?: { prev_content?: Record<string, unknown> };
+}
+
+export interface RouterDeps {
+  core: BridgeCore;
+  matrix: MatrixPort;
+  store: Store;
+  ghosts: GhostIds;
+  log: Log;
+  /** Whether this Matrix user may use the bridge at all (config `bridge.permissions`). */
+  isPermitted(userId: string): boolean;
+  /** Leaves (or rejects an invite to) a room as the given ghost or the bot (null). */
+  leave(asEmail: string | null, roomId: string, reason: string): Promise<void>;
+  joinAsBot(roomId: string): Promise<void>;
+}
+
+const UNBRIDGEABLE: Readonly<Record<string, string>> = {
+  "m.sticker": "MSN cannot show stickers",
+  "m.reaction": "MSN has no reactions",
+  "m.room.redaction": "MSN cannot delete messages that were sent",
+  "m.room.encrypted": "the bridge cannot read encrypted messages; turn encryption off for this room",
+  "m.poll.start": "MSN has no polls",
+  "org.matrix.msc3381.poll.start": "MSN has no polls",
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Shape check for events from the homeserver; anything else is dropped with a log line. */
+export function asMatrixEvent(raw: unknown): MatrixEvent | null {
+  if (!isObject(raw)) return null;
+  const { type, room_id, sender, content } = raw;
+  if (
+    typeof type !== "string" ||
+    typeof room_id !== "string" ||
+    typeof sender !== "string" ||
+    !isObject(content)
+  ) {
+    return null;
+  }
+  return raw as unknown as MatrixEvent;
+}
+
+export class EventRouter {
+  constructor(private readonly d: RouterDeps) {}
+
+  async onEvent(raw: unknown): Promise<void> {
+    const ev = asMatrixEvent(raw);
+    if (!ev) {
+      this.d.log.warn("dropped a malformed event");
+      return;
+    }
+    if (ev.sender === this.d.matrix.botUserId || this.d.ghosts.isGhost(ev.sender)) return;
+    if (ev.type === "m.room.member") return this.onMember(ev);
+    if (ev.type === "m.room.message") return this.onMessage(ev);
+    const reason = UNBRIDGEABLE[ev.type];
+    if (reason && typeof ev.event_id === "string") {
+      await this.d.core.handleUnbridgeable(ev.room_id, ev.sender, ev.event_id, reason);
+    }
+  }
+
+  async onEphemeral(raw: unknown): Promise<void> {
+    if (!isObject(raw) || !isObject(raw.content)) return;
+    if (raw.type === "m.typing" && typeof raw.room_id === "string") {
+      const ids = Array.isArray(raw.content.user_ids)
+        ? raw.content.user_ids.filter((u) => typeof u === "string")
+        : [];
+      await this.d.core.handleTyping(raw.room_id, ids);
+    } else if (
+      raw.type === "m.presence" &&
+      typeof raw.sender === "string" &&
+      typeof raw.content.presence === "string"
+    ) {
+      await this.d.core.handleOwnPresence(raw.sender, raw.content.presence);
+    }
+  }
+
+  private async onMember(ev: MatrixEvent): Promise<void> {
+    const target = ev.state_key;
+    const membership = ev.content.membership;
+    if (typeof target !== "string" || typeof membership !== "string") return;
+
+    if (membership === "invite" && target === this.d.matrix.botUserId) return this.onBotInvite(ev);
+
+    const ghostEmail = this.d.ghosts.emailOf(target);
+    if (membership === "invite" && ghostEmail !== null) {
+      if (!this.d.isPermitted(ev.sender)) {
+        await this.d.leave(ghostEmail, ev.room_id, "You are not allowed to use this bridge.");
+        return;
+      }
+      const refusal = await this.d.core.handleGhostInvite(ev.room_id, ev.sender, ghostEmail);
+      if (refusal) await this.d.leave(ghostEmail, ev.room_id, refusal);
+      return;
+    }
+
+    if ((membership === "leave" || membership === "ban") && target === ev.sender) {
+      await this.d.core.handleUserLeft(ev.room_id, target);
+      if ((await this.d.store.getUserByManagementRoom(ev.room_id)) === target) {
+        await this.d.leave(null, ev.room_id, "The management room was left.").catch(() => undefined);
+      }
+      return;
+    }
+
+    if (membership === "join" && target === ev.sender) {
+      const name = ev.content.displayname;
+      const prev = ev.unsigned?.prev_content?.displayname;
+      if (typeof name === "string" && prev !== undefined && name !== prev) {
+        await this.d.core.handleOwnDisplayName(target, name);
+      }
+    }
+  }
+
+  private async onBotInvite(ev: MatrixEvent): Promise<void> {
+    if (!this.d.isPermitted(ev.sender)) {
+      this.d.log.info("refused an invite from a user without permission", { sender: ev.sender });
+      await this.d.leave(null, ev.room_id, "You are not allowed to use this bridge.");
+      return;
+    }
+    await this.d.joinAsBot(ev.room_id);
+    await this.d.store.setManagementRoom(ev.sender, ev.room_id);
+    await this.d.matrix.sendBotNotice(
+      ev.room_id,
+      `Hello! I am the MSN Messenger bridge. This room is where you talk to me.\n${helpText()}`,
+    );
+  }
+
+  private async onMessage(ev: MatrixEvent): Promise<void> {
+    if (typeof ev.event_id !== "string") return;
+    const manager = await this.d.store.getUserByManagementRoom(ev.room_id);
+    if (manager !== null) {
+      if (manager !== ev.sender || !this.d.isPermitted(ev.sender)) return;
+      const body = ev.content.body;
+      if (typeof body !== "string" || (ev.content.msgtype !== "m.text" && ev.content.msgtype !== "m.notice"))
+        return;
+      const eventId = ev.event_id;
+      await runCommand(
+        {
+          core: this.d.core,
+          userId: ev.sender,
+          roomId: ev.room_id,
+          eventId,
+          redactCommand: (reason) => this.d.matrix.redact(ev.room_id, eventId, reason),
+          reply: (text) => this.d.matrix.sendBotNotice(ev.room_id, text),
+        },
+        body,
+      );
+      return;
+    }
+    await this.d.core.handlePortalMessage(ev.room_id, ev.sender, ev.event_id, ev.content);
+  }
+}
