@@ -1,0 +1,154 @@
+/**
+ * Composition root: builds the store, the MSN session factory, the core and the appservice from a
+ * validated config, and takes them down again in order.
+ */
+import { readFileSync } from "node:fs";
+import { AppServiceRegistration } from "matrix-appservice-bridge";
+import YAML from "yaml";
+import type { BridgeConfig } from "./config/schema.js";
+import { BridgeCore } from "./bridge/core.js";
+import { GhostIds } from "./bridge/ghost-ids.js";
+import type { NotificationFactory } from "./bridge/msn-ports.js";
+import { createAppservice } from "./matrix/appservice.js";
+import { MatrixGateway } from "./matrix/gateway.js";
+import { EventRouter } from "./matrix/router.js";
+import { permissionFor } from "./config/permissions.js";
+import { getLogger } from "./logging.js";
+import { loadOrCreateKeyFile } from "./store/credentials.js";
+import { openStore } from "./store/open-store.js";
+import { NotificationSession } from "./msnp/index.js";
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+export interface RunningBridge {
+  readonly core: BridgeCore;
+  stop(): Promise<void>;
+}
+
+export function loadRegistration(file: string): AppServiceRegistration {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new StartupError(
+      `cannot read the registration file ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)}); generate it with -r -u <url>`,
+    );
+  }
+  const reg = AppServiceRegistration.fromObject(YAML.parse(text));
+  if (!reg?.getHomeserverToken() || !reg.getAppServiceToken()) {
+    throw new StartupError(`the registration file ${file} lacks hs_token or as_token`);
+  }
+  return reg;
+}
+
+export function msnSessionFactory(config: BridgeConfig): NotificationFactory {
+  const log = getLogger("msnp");
+  return ({ email, password }) =>
+    new NotificationSession({
+      host: config.msn.server.host,
+      port: config.msn.server.port,
+      email,
+      password,
+      versions: config.msn.protocol_versions,
+      pingIntervalMs: config.msn.keepalive_interval_seconds * 1000,
+      requestTimeoutMs: config.msn.request_timeout_seconds * 1000,
+      logger: log,
+    });
+}
+
+export async function startBridge(
+  config: BridgeConfig,
+  opts: { configDir: string; registrationFile: string; port?: number | undefined },
+): Promise<RunningBridge> {
+  const log = getLogger("bridge");
+  const registration = loadRegistration(opts.registrationFile);
+  const { cipher, created } = loadOrCreateKeyFile(config.bridge.credentials_key_file);
+  if (created) log.info("created a new credentials key file", { path: config.bridge.credentials_key_file });
+  const store = await openStore(config.database.uri, { configDir: opts.configDir, cipher });
+
+  const ghosts = new GhostIds(config.bridge.user_prefix, config.homeserver.domain);
+  let router: EventRouter | null = null;
+  const libLevel = config.logging.modules["matrix-appservice-bridge"] ?? "warn";
+  const appservice = createAppservice(
+    {
+      homeserverUrl: config.homeserver.url,
+      domain: config.homeserver.domain,
+      registration,
+      ghosts,
+      log: getLogger("matrix"),
+      libraryLogLevel:
+        libLevel === "error" || libLevel === "warn" || libLevel === "info" || libLevel === "debug"
+          ? libLevel
+          : "warn",
+      json: config.logging.format === "json",
+    },
+    () => {
+      if (!router) throw new Error("event before start-up finished");
+      return router;
+    },
+  );
+  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url);
+  const core = new BridgeCore(
+    store,
+    gateway,
+    msnSessionFactory(config),
+    {
+      typingTimeoutMs: config.bridge.typing_timeout_ms,
+      typingRepeatMs: 4000,
+      joinTimeoutMs: 60_000,
+      loginConcurrency: config.bridge.login_concurrency,
+      reconnect: {
+        initialMs: config.msn.reconnect.initial_delay_ms,
+        maxMs: config.msn.reconnect.max_delay_ms,
+        jitter: config.msn.reconnect.jitter,
+      },
+      forwardPresence: config.bridge.forward_presence,
+      forwardDisplayname: config.bridge.forward_displayname,
+    },
+    getLogger("core"),
+  );
+  router = new EventRouter({
+    core,
+    matrix: gateway,
+    store,
+    ghosts,
+    log: getLogger("matrix"),
+    isPermitted: (userId) => permissionFor(config, userId) !== null,
+    leave: async (email, roomId, reason) => {
+      const intent = email === null ? appservice.getIntent() : appservice.getIntent(ghosts.userId(email));
+      await intent.leave(roomId, reason);
+    },
+    joinAsBot: async (roomId) => {
+      await appservice.getIntent().join(roomId);
+    },
+  });
+
+  await appservice.initialise();
+  await appservice.listen(opts.port ?? config.appservice.port, config.appservice.hostname);
+  log.info("appservice listening", {
+    hostname: config.appservice.hostname,
+    port: opts.port ?? config.appservice.port,
+  });
+  if (config.bridge.bot_displayname) {
+    await appservice
+      .getIntent()
+      .ensureProfile(config.bridge.bot_displayname)
+      .catch((e: unknown) => log.warn("could not set the bot's display name", { error: String(e) }));
+  }
+  await core.start();
+
+  return {
+    core,
+    async stop() {
+      log.info("shutting down");
+      await core.stop();
+      await appservice.close().catch(() => undefined);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * Runs the built bridge (`dist/src/main.js`) as its own process, as an operator would: config
+ * file, `-r` to generate the registration, then the long-running process. Its output is kept so a
+ * failing test can show it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import YAML from "yaml";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/main.js, found relative to this compiled file (dist/test/harness/). */
+export const MAIN_JS = resolve(here, "../../src/main.js");
+
+export interface BridgeSetup {
+  homeserverUrl: string;
+  domain: string;
+  appservicePort: number;
+  msnHost: string;
+  msnPort: number;
+  /** Extra config merged over the defaults (deep for the `bridge` and `msn` sections). */
+  bridge?: Record<string, unknown>;
+  msn?: Record<string, unknown>;
+  database?: string;
+}
+
+export class BridgeProcess {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly registrationPath: string;
+  private child: ChildProcess | null = null;
+  private output: string[] = [];
+
+  constructor(private readonly setup: BridgeSetup) {
+    this.dir = mkdtempSync(join(tmpdir(), "msn-bridge-e2e-"));
+    this.configPath = join(this.dir, "config.yaml");
+    this.registrationPath = join(this.dir, "registration.yaml");
+    const config = {
+      homeserver: { url: setup.homeserverUrl, domain: setup.domain },
+      appservice: { hostname: "127.0.0.1", port: setup.appservicePort, registration: "registration.yaml" },
+      bridge: {
+        bot_username: "msnbot",
+        bot_displayname: "MSN bridge",
+        permissions: { [setup.domain]: "user" },
+        credentials_key_file: "msn-bridge.key",
+        ...setup.bridge,
+      },
+      msn: {
+        server: `${setup.msnHost}:${setup.msnPort}`,
+        keepalive_interval_seconds: 5,
+        request_timeout_seconds: 10,
+        reconnect: { initial_delay_ms: 200, max_delay_ms: 2000, jitter: 0.2 },
+        ...setup.msn,
+      },
+      database: { uri: setup.database ?? "sqlite:bridge.db" },
+      logging: { level: "debug", format: "text" },
+    };
+    writeFileSync(this.configPath, YAML.stringify(config));
+  }
+
+  /** `-r`: writes the registration the homeserver needs before it starts. */
+  generateRegistration(): void {
+    const res = spawnSync(
+      process.execPath,
+      [MAIN_JS, "-c", this.configPath, "-r", "-u", `http://127.0.0.1:${this.setup.appservicePort}`],
+      { encoding: "utf8" },
+    );
+    if (res.status !== 0) throw new Error(`bridge -r failed (${res.status}): ${res.stderr}${res.stdout}`);
+  }
+
+  get registration(): { id: string; as_token: string; hs_token: string } {
+    return YAML.parse(readFileSync(this.registrationPath, "utf8")) as {
+      id: string;
+      as_token: string;
+      hs_token: string;
+    };
+  }
+
+  /** Starts the bridge and resolves once its appservice port answers. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.child) throw new Error("bridge already running");
+    const child = spawn(process.execPath, [MAIN_JS, "-c", this.configPath], {
+      cwd: this.dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    const keep = (chunk: Buffer): void => {
+      this.output.push(chunk.toString("utf8"));
+      if (this.output.length > 5000) this.output.splice(0, 1000);
+      if (process.env.BRIDGE_LOG) process.stderr.write(chunk);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null)
+        throw new Error(`bridge exited with ${child.exitCode}:\n${this.logTail()}`);
+      if (this.log.includes("appservice listening")) return;
+      await sleep(50);
+    }
+    throw new Error(`bridge did not start within ${timeoutMs} ms:\n${this.logTail()}`);
+  }
+
+  get log(): string {
+    return this.output.join("");
+  }
+
+  logTail(lines = 60): string {
+    return this.log.split("\n").slice(-lines).join("\n");
+  }
+
+  /** Waits until the bridge's log contains the text (after `from` characters). */
+  async waitForLog(text: string | RegExp, timeoutMs = 15_000, from = 0): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const log = this.log.slice(from);
+      if (typeof text === "string" ? log.includes(text) : text.test(log)) return;
+      await sleep(50);
+    }
+    throw new Error(`bridge log never showed ${String(text)}:\n${this.logTail()}`);
+  }
+
+  /** SIGKILL: no clean shutdown, as in a crash. */
+  async kill(): Promise<void> {
+    await this.signal("SIGKILL");
+  }
+
+  /** SIGTERM; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    return this.signal("SIGTERM");
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (!child) return null;
+    this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    child.kill(sig);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  cleanup(): void {
+    if (this.child) this.child.kill("SIGKILL");
+    if (!process.env.KEEP_TEST_DATA) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
