@@ -1,0 +1,176 @@
+/**
+ * Reads and validates the config file. Every problem in the file is reported at once, each with
+ * its key path, so an operator fixes the file in one go instead of one error per restart.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import YAML, { LineCounter } from "yaml";
+import type { z } from "zod";
+import { ConfigSchema, type BridgeConfig } from "./schema.js";
+
+export class ConfigError extends Error {
+  constructor(
+    /** Where the config came from (a file path or a caller-chosen label). */
+    readonly source: string,
+    /** One line per problem: `<key path>: <what is wrong>`. */
+    readonly issues: string[],
+  ) {
+    super(
+      issues.length === 1
+        ? `Invalid config ${source}: ${issues[0]}`
+        : `Invalid config ${source}:\n${issues.map((i) => `  - ${i}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export interface ParseConfigOptions {
+  /**
+   * Directory that relative paths in the config (registration, key file, SQLite database) are
+   * resolved against. When omitted, paths are returned as written.
+   */
+  baseDir?: string;
+}
+
+/** Reads, parses and validates a config file; relative paths resolve against its directory. */
+export function loadConfig(path: string): BridgeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "file not found (generate one from config/config.sample.yaml)"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "is a directory, not a file"
+            : `cannot read file: ${(err as Error).message}`;
+    throw new ConfigError(path, [why]);
+  }
+  return parseConfig(text, path, { baseDir: dirname(resolve(path)) });
+}
+
+/** Parses and validates config YAML. `sourceName` only labels error messages. */
+export function parseConfig(
+  text: string,
+  sourceName: string,
+  options: ParseConfigOptions = {},
+): BridgeConfig {
+  const lineCounter = new LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, lineCounter });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      sourceName,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        const where = `line ${pos.line}, column ${pos.col}`;
+        // The parser's own message repeats a code excerpt over several lines; keep the first.
+        return `${where}: YAML syntax error: ${e.message.split("\n")[0]}`;
+      }),
+    );
+  }
+  return validateConfig(doc.toJS({ maxAliasCount: 100 }), sourceName, options);
+}
+
+/** Validates an already-parsed config object (as YAML would produce). */
+export function validateConfig(
+  raw: unknown,
+  sourceName: string,
+  options: ParseConfigOptions = {},
+): BridgeConfig {
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(sourceName, ["the file is empty; expected a mapping of config sections"]);
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(sourceName, [
+      `expected a mapping of config sections at the top level, got ${describe(raw)}`,
+    ]);
+  }
+  const result = ConfigSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    throw new ConfigError(sourceName, result.error.issues.flatMap(formatIssue));
+  }
+  return options.baseDir === undefined ? result.data : resolvePaths(result.data, options.baseDir);
+}
+
+function resolvePaths(config: BridgeConfig, baseDir: string): BridgeConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  let uri = config.database.uri;
+  if (uri.startsWith("sqlite:")) {
+    const file = uri.slice("sqlite:".length);
+    if (file !== ":memory:") uri = `sqlite:${abs(file)}`;
+  }
+  return {
+    ...config,
+    appservice: { ...config.appservice, registration: abs(config.appservice.registration) },
+    bridge: { ...config.bridge, credentials_key_file: abs(config.bridge.credentials_key_file) },
+    database: { ...config.database, uri },
+  };
+}
+
+/** Renders a key path the way it would be addressed: `bridge.permissions."@bob:x"`, `a.b[0]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else {
+      const s = String(seg);
+      const part = /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? s : JSON.stringify(s);
+      out += out === "" ? part : `.${part}`;
+    }
+  }
+  return out === "" ? "(top level)" : out;
+}
+
+// Values under these keys are never echoed back: a database URI may carry a password.
+const SECRET_PATHS = new Set(["database.uri"]);
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") {
+    const s = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+    return `the string ${JSON.stringify(s)}`;
+  }
+  return `${typeof v} ${String(v)}`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string[] {
+  const path = formatPath(issue.path);
+  const secret = SECRET_PATHS.has(path);
+  const got = (): string => (secret ? "" : `, got ${describe(issue.input)}`);
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+    case "invalid_type":
+      if (issue.input === undefined) return [`${path}: is required`];
+      return [`${path}: expected ${article(issue.expected)}${got()}`];
+    case "invalid_value":
+      return [`${path}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got()}`];
+    case "too_small":
+      if (issue.origin === "array") return [`${path}: must list at least ${String(issue.minimum)} item(s)`];
+      if (issue.origin === "string") return [`${path}: must not be empty`];
+      return [`${path}: must be at least ${String(issue.minimum)}${got()}`];
+    case "too_big":
+      if (issue.origin === "string")
+        return [`${path}: must be at most ${String(issue.maximum)} characters long`];
+      return [`${path}: must be at most ${String(issue.maximum)}${got()}`];
+    case "invalid_key":
+      return issue.issues.map((inner) => `${path}: invalid key: ${inner.message}`);
+    case "invalid_element":
+      return issue.issues.map((inner) => `${path}: ${inner.message}`);
+    default:
+      return [`${path}: ${issue.message}${issue.input === undefined ? "" : got()}`];
+  }
+}
+
+function article(expected: string): string {
+  if (expected === "int") return "an integer";
+  if (expected === "array") return "a list";
+  if (expected === "object" || expected === "record") return "a mapping";
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
