@@ -88,11 +88,23 @@ export function validateConfig(
       `expected a mapping of config sections at the top level, got ${describe(raw)}`,
     ]);
   }
-  const result = ConfigSchema.safeParse(raw, { reportInput: true });
+  const result = ConfigSchema.safeParse(withoutNulls(raw), { reportInput: true });
   if (!result.success) {
     throw new ConfigError(sourceName, result.error.issues.flatMap(formatIssue));
   }
   return options.baseDir === undefined ? result.data : resolvePaths(result.data, options.baseDir);
+}
+
+/**
+ * A key with no value (`logging:` whose children are all commented out) means "not set", so the
+ * default applies and a required key reads as missing, rather than "expected a mapping, got null".
+ */
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (typeof v !== "object" || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) if (val !== null) out[k] = withoutNulls(val);
+  return out;
 }
 
 function resolvePaths(config: BridgeConfig, baseDir: string): BridgeConfig {
@@ -145,7 +157,10 @@ function formatIssue(issue: z.core.$ZodIssue): string[] {
   const got = (): string => (secret ? "" : `, got ${describe(issue.input)}`);
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+      return issue.keys.map((k) => {
+        const guess = closestKey(k, knownKeysAt(issue.path));
+        return `${formatPath([...issue.path, k])}: unknown key${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ""}`;
+      });
     case "invalid_type":
       if (issue.input === undefined) return [`${path}: is required`];
       return [`${path}: expected ${article(issue.expected)}${got()}`];
@@ -173,4 +188,53 @@ function article(expected: string): string {
   if (expected === "array") return "a list";
   if (expected === "object" || expected === "record") return "a mapping";
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+/** Keys the schema accepts in the mapping at `path`, for "did you mean" hints. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType | undefined = ConfigSchema;
+  for (const seg of [...path, null]) {
+    // Look through wrappers (default, optional, refinements' pipes) to the object underneath.
+    for (;;) {
+      const def = schema?.def as { innerType?: z.ZodType; in?: z.ZodType; type?: string } | undefined;
+      if (def?.innerType) schema = def.innerType;
+      else if (def?.type === "pipe" && def.in) schema = def.in;
+      else break;
+    }
+    const shape: Record<string, z.ZodType> | undefined = (
+      schema?.def as { shape?: Record<string, z.ZodType> } | undefined
+    )?.shape;
+    if (!shape) return [];
+    if (seg === null) return Object.keys(shape);
+    schema = shape[String(seg)];
+  }
+  return [];
+}
+
+function closestKey(key: string, candidates: string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  const k = key.toLowerCase();
+  for (const c of candidates) {
+    // A missing unit suffix ("max_delay" for "max_delay_ms") is as likely as a typo.
+    const d = k.length >= 3 && (c.startsWith(k) || k.startsWith(c)) ? 1 : editDistance(k, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(key.length / 4)) ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
 }

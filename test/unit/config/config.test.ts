@@ -213,10 +213,16 @@ describe("config errors name the key and the problem", () => {
     },
     { name: "unknown top-level key", path: ["bogus"], value: 1, expect: "bogus: unknown key" },
     {
+      name: "misspelt key gets a suggestion",
+      path: ["bridge", "user_prefx"],
+      value: "msn_",
+      expect: 'bridge.user_prefx: unknown key (did you mean "user_prefix"?)',
+    },
+    {
       name: "unknown nested key",
       path: ["msn", "reconnect", "max_delay"],
       value: 5,
-      expect: "msn.reconnect.max_delay: unknown key",
+      expect: 'msn.reconnect.max_delay: unknown key (did you mean "max_delay_ms"?)',
     },
     {
       name: "non-http homeserver URL",
@@ -373,7 +379,7 @@ describe("config errors name the key and the problem", () => {
       [...err.issues].sort(),
       [
         'appservice.port: expected a number, got the string "x"',
-        "bridge.permisions: unknown key",
+        'bridge.permisions: unknown key (did you mean "permissions"?)',
         'homeserver.url: must be an http:// or https:// URL, e.g. http://127.0.0.1:8008, got the string "nope"',
       ].sort(),
     );
@@ -385,6 +391,15 @@ describe("config errors name the key and the problem", () => {
       parseYaml(withValue(minimal(), ["database", "uri"], "mysql://root:hunter2@db/msn")),
     );
     assert.ok(!err.message.includes("hunter2"), err.message);
+  });
+
+  test("a key without a value counts as not set", () => {
+    const text = YAML.stringify(minimal()) + "logging:\nappservice:\n  url:\n";
+    const c = parseConfig(text, "nulls.yaml");
+    assert.equal(c.logging.level, "info");
+    assert.equal(c.appservice.url, undefined);
+    const err = configError(() => parseConfig("homeserver:\n  url:\n  domain: x\n", "req.yaml"));
+    assert.ok(err.issues.includes("homeserver.url: is required"), JSON.stringify(err.issues));
   });
 
   test("an empty file and a non-mapping document are rejected", () => {
