@@ -7,10 +7,10 @@
  * `postgres` OS user that the package creates.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 
@@ -57,6 +57,19 @@ function postgresUser(): { uid: number; gid: number } | null {
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
+/**
+ * Where to put the data directory. When the server runs as another OS user, every ancestor must be
+ * searchable by it; a root-private $TMPDIR (e.g. under /root) is not, so fall back to /tmp.
+ */
+function baseTmpDir(otherUser: boolean): string {
+  const dir = tmpdir();
+  if (!otherUser) return dir;
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return "/tmp";
+    if (dirname(d) === d) return dir;
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -76,7 +89,7 @@ let counter = 0;
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = findPostgresBin();
   const user = postgresUser();
-  const dir = mkdtempSync(join(tmpdir(), "msn-test-pg-"));
+  const dir = mkdtempSync(join(baseTmpDir(user !== null), "msn-test-pg-"));
   if (user) chownSync(dir, user.uid, user.gid);
   const data = join(dir, "data");
   const logFile = join(dir, "server.log");
