@@ -165,6 +165,11 @@ export class RawClient {
   }
 }
 
+/** Matches lines that mention `email` (presence lines about one contact). */
+export function about(email: string): (r: Received) => boolean {
+  return (r) => r.tokens.includes(email);
+}
+
 export function md5hex(text: string): string {
   return createHash("md5").update(text, "utf8").digest("hex");
 }
@@ -224,5 +229,7 @@ export async function openChat(
   inviteeSb.send(`ANS ${inviteeSb.nextTrid()} ${invitee.email} ${rng.tokens[4]} ${rng.tokens[1]}`);
   await inviteeSb.next((r) => r.name === "ANS" && r.tokens[2] === "OK");
   await inviterSb.next("JOI");
+  // Leave both ends with empty queues (the IRO lines were consumed by the caller's expectations).
+  await inviteeSb.drain(0);
   return { inviterSb, inviteeSb, sessionId };
 }
