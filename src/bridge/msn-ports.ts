@@ -45,17 +45,17 @@ export type MsnCloseReason =
   | "protocol-error"
   | "login-failed";
 
-export interface Listenable<Events extends Record<string, unknown[]>> {
-  on<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): unknown;
-  off<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): unknown;
+/** Every event carries one payload object (the style of `src/msnp`'s emitters). */
+export interface Listenable<Events extends object> {
+  on<K extends keyof Events & string>(event: K, listener: (payload: Events[K]) => void): unknown;
+  off<K extends keyof Events & string>(event: K, listener: (payload: Events[K]) => void): unknown;
 }
 
 export type NotificationPortEvents = {
-  presence: [{ contact: MsnContact; previousStatus: MsnStatus | null }];
-  contactsSynced: [];
-  reverseListAdd: [{ email: string; friendlyName: string }];
-  ring: [MsnRing];
-  closed: [{ reason: MsnCloseReason; error?: Error | undefined }];
+  presence: { contact: MsnContact; previousStatus: MsnStatus | null };
+  reverseListAdd: { email: string; friendlyName: string };
+  ring: MsnRing;
+  closed: { reason: MsnCloseReason; error?: Error | undefined };
 };
 
 export interface NotificationPort extends Listenable<NotificationPortEvents> {
@@ -74,13 +74,13 @@ export interface NotificationPort extends Listenable<NotificationPortEvents> {
 }
 
 export type SwitchboardPortEvents = {
-  message: [{ from: string; fromName: string; text: string; format?: MsnTextFormat | undefined }];
-  typing: [{ from: string }];
-  nudge: [{ from: string }];
-  join: [{ email: string; name: string }];
-  leave: [{ email: string; idle: boolean }];
-  unsupported: [{ from: string; contentType: string; kind: string }];
-  closed: [{ reason: string; error?: Error | undefined }];
+  message: { from: string; fromName: string; text: string; format?: MsnTextFormat | undefined };
+  typing: { from: string };
+  nudge: { from: string };
+  join: { email: string; name: string };
+  leave: { email: string; idle: boolean };
+  unsupported: { from: string; contentType: string; kind: string };
+  closed: { reason: string; error?: Error | undefined };
 };
 
 export interface SwitchboardPort extends Listenable<SwitchboardPortEvents> {
@@ -88,8 +88,9 @@ export interface SwitchboardPort extends Listenable<SwitchboardPortEvents> {
   readonly participants: ReadonlyMap<string, string>;
   invite(email: string): Promise<void>;
   waitForJoin(email: string, timeoutMs: number): Promise<void>;
-  sendText(text: string, opts?: { ack?: "U" | "N" | "A" }): Promise<void>;
-  sendTyping(myEmail: string): Promise<void>;
+  sendText(text: string, opts?: { ack?: "U" | "N" | "A" }): Promise<unknown>;
+  /** Fire and forget: typing is never acknowledged. */
+  sendTyping(myEmail: string): unknown;
   close(): Promise<void>;
 }
 

@@ -28,7 +28,7 @@ export interface PortalOptions {
   typingRepeatMs: number;
 }
 
-type Handlers = { [K in keyof SwitchboardPortEvents]: (...args: SwitchboardPortEvents[K]) => void };
+type Handlers = { [K in keyof SwitchboardPortEvents]: (payload: SwitchboardPortEvents[K]) => void };
 
 export class Portal {
   private readonly switchboards = new Map<SwitchboardPort, Handlers>();
@@ -242,7 +242,11 @@ export class Portal {
       const me = this.owner.ownEmail;
       // Never open an SB just to type: only an open one carries the control message.
       if (!this.usable(sb) || !me) return;
-      sb.sendTyping(me).catch((e) => this.log.debug("typing not sent", { error: String(e) }));
+      try {
+        sb.sendTyping(me);
+      } catch (e) {
+        this.log.debug("typing not sent", { error: String(e) });
+      }
     };
     send();
     this.userTypingTimer = setInterval(send, this.opts.typingRepeatMs);

@@ -1,0 +1,265 @@
+/**
+ * End to end, as a user would: real Synapse (from the chroot), the MSN test server over TCP, the
+ * bridge as its own process, a Matrix user driven with matrix-js-sdk, and MSN contacts driven with
+ * the project's MSN client. The steps build on each other like one user's session.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { EventType } from "matrix-js-sdk";
+import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import { TestMatrixUser } from "../harness/matrix-client.js";
+import { BridgeProcess } from "../harness/bridge-process.js";
+import { freePort } from "../harness/ports.js";
+import { MsnContact, waitFor } from "../harness/msn-contact.js";
+import { MsnTestServer } from "../msn-server/index.js";
+
+const DOMAIN = "msn.test";
+const ALICE = { email: "alice@hotmail.test", password: "alice-pw", name: "Alice" };
+const BOB = { email: "bob@hotmail.test", password: "bob-pw", name: "Bob Builder" };
+const CAROL = { email: "carol@hotmail.test", password: "carol-pw", name: "Carol ♥" };
+const DAVE = { email: "dave@hotmail.test", password: "dave-pw", name: "Dave" };
+const ghost = (email: string): string => `@msn_${email.replace("@", "=40")}:${DOMAIN}`;
+const STEP = { timeout: 60_000 };
+
+describe("bridge end to end (Synapse + MSN test server)", { timeout: 300_000 }, () => {
+  let msn: MsnTestServer;
+  let synapse: SynapseHandle;
+  let bridge: BridgeProcess;
+  let user: TestMatrixUser;
+  let bob: MsnContact;
+  let carol: MsnContact;
+  let mgmtRoom = "";
+  let bobRoom = "";
+  let carolRoom = "";
+  const started = Date.now();
+
+  /** Sends a command to the bot and resolves with its answer that matches. */
+  async function command(text: string, answer: RegExp): Promise<string> {
+    const since = Date.now();
+    await user.sendText(mgmtRoom, text);
+    const ev = await user.waitForMessage(
+      mgmtRoom,
+      (body, e) => e.getSender() !== user.userId && e.getTs() >= since - 1000 && answer.test(body),
+      20_000,
+    );
+    return ev.getContent().body as string;
+  }
+
+  before(async () => {
+    msn = new MsnTestServer({ accounts: [ALICE, BOB, CAROL, DAVE] });
+    await msn.start();
+    for (const other of [BOB, CAROL, DAVE]) {
+      msn.befriend(ALICE.email, other.email);
+      msn.befriend(other.email, ALICE.email);
+    }
+    msn.befriend(BOB.email, CAROL.email);
+    msn.befriend(CAROL.email, BOB.email);
+
+    const hsPort = await freePort();
+    bridge = new BridgeProcess({
+      homeserverUrl: `http://127.0.0.1:${hsPort}`,
+      domain: DOMAIN,
+      appservicePort: await freePort(),
+      msnHost: msn.host,
+      msnPort: msn.nsPort,
+    });
+    bridge.generateRegistration();
+    synapse = await startSynapse({
+      serverName: DOMAIN,
+      port: hsPort,
+      appserviceRegistrationFiles: [bridge.registrationPath],
+    });
+    await bridge.start();
+    const reg = bridge.registration;
+    await synapse.pingAppservice(reg.id, reg.as_token);
+
+    const creds = await synapse.registerUser("user", "user-password");
+    user = await TestMatrixUser.start({ baseUrl: synapse.baseUrl, ...creds });
+
+    bob = new MsnContact(BOB.email, BOB.password, { host: msn.host, port: msn.nsPort });
+    carol = new MsnContact(CAROL.email, CAROL.password, { host: msn.host, port: msn.nsPort });
+    await bob.login();
+    await carol.login();
+  });
+
+  after(async () => {
+    user?.stop();
+    await bob?.logout().catch(() => undefined);
+    await carol?.logout().catch(() => undefined);
+    const code = await bridge?.stop();
+    await synapse?.stop();
+    await msn?.stop();
+    bridge?.cleanup();
+    process.stderr.write(
+      `# e2e wall time: ${((Date.now() - started) / 1000).toFixed(1)} s (bridge exit code ${code})\n`,
+    );
+  });
+
+  test(
+    "1. DM the bot, log in; the password message is redacted; status shows the connection",
+    STEP,
+    async () => {
+      mgmtRoom = await user.createDirectRoom([`@msnbot:${DOMAIN}`]);
+      await user.waitForMessage(
+        mgmtRoom,
+        (body) => body.startsWith("Hello! I am the MSN Messenger bridge"),
+        20_000,
+      );
+
+      const since = Date.now();
+      const loginEvent = await user.sendText(mgmtRoom, `login ${ALICE.email} ${ALICE.password}`);
+      await user.waitForMessage(
+        mgmtRoom,
+        (body, e) =>
+          e.getTs() >= since - 1000 &&
+          /^✅ Logged in to MSN as alice@hotmail\.test \(Alice\) using MSNP7\. 3 contacts/.test(body),
+        20_000,
+      );
+      const stored = await user.client.fetchRoomEvent(mgmtRoom, loginEvent);
+      assert.deepEqual(stored.content, {}, "the password message was redacted");
+      assert.ok(stored.unsigned?.redacted_because, "redacted_because is set");
+      assert.ok(!bridge.log.includes(ALICE.password), "the password never appears in the bridge's log");
+
+      const status = await command("status", /^Connected to MSN/);
+      assert.match(status, /as alice@hotmail\.test \(Alice\) using MSNP7\. 2 of 3 contacts online/);
+    },
+  );
+
+  test("2. a contact starts a chat: invite from the ghost, message and typing arrive", STEP, async () => {
+    const sb = await bob.chatWith(ALICE.email);
+    sb.sendTyping();
+    await sb.sendText("Hello from Bob");
+    bobRoom = await user.waitForInvite(ghost(BOB.email), 20_000);
+    const invite = user.client.getRoom(bobRoom)!.currentState.getMember(user.userId)!.events.member!;
+    assert.equal(invite.getContent().is_direct, true, "the invite is a DM");
+    await user.joinRoom(bobRoom);
+    const msg = await user.waitForMessage(bobRoom, "Hello from Bob");
+    assert.equal(msg.getSender(), ghost(BOB.email));
+    const member = user.client.getRoom(bobRoom)!.getMember(ghost(BOB.email))!;
+    assert.equal(member.name, "Bob Builder");
+
+    sb.sendTyping();
+    await user.waitForTyping(bobRoom, ghost(BOB.email), true);
+    await sb.sendText("and again");
+    await user.waitForMessage(bobRoom, "and again");
+    await user.waitForTyping(bobRoom, ghost(BOB.email), false);
+  });
+
+  test("3. the Matrix user replies and types: the contact gets MSG and TypingUser", STEP, async () => {
+    const text = "Hi Bob — ünïcødé ✓ 日本語";
+    await user.sendText(bobRoom, text);
+    const got = await bob.waitForMessage((m) => m.text === text);
+    assert.equal(got.from.toLowerCase(), ALICE.email);
+    const wire = msn.received(ALICE.email).filter((c) => c.connection === "sb" && c.line.startsWith("MSG "));
+    const last = wire.at(-1)!;
+    const payload = last.payload!;
+    assert.equal(Number(last.line.split(" ").at(-1)), payload.length, "length is the payload's byte count");
+    assert.match(
+      payload.toString("utf8"),
+      /^MIME-Version: 1\.0\r\nContent-Type: text\/plain; charset=UTF-8\r\n/,
+    );
+    assert.ok(payload.toString("utf8").endsWith(`\r\n\r\n${text}`));
+
+    const since = Date.now();
+    await user.setTyping(bobRoom, true);
+    await bob.waitForTyping(ALICE.email, since);
+    await user.setTyping(bobRoom, false);
+  });
+
+  test("4. `chat <email>` opens a portal; writing rings the contact; both ways", STEP, async () => {
+    await command(`chat ${CAROL.email}`, /new chat with carol@hotmail\.test/);
+    carolRoom = await user.waitForInvite(ghost(CAROL.email), 20_000);
+    await user.joinRoom(carolRoom);
+    await user.sendText(carolRoom, "Hi Carol");
+    const got = await carol.waitForMessage((m) => m.text === "Hi Carol");
+    await got.sb.sendText("Hi back from Carol");
+    await user.waitForMessage(carolRoom, "Hi back from Carol");
+  });
+
+  test("5. the contact leaves (BYE); the next message opens a new switchboard", STEP, async () => {
+    const old = bob.switchboardWith(ALICE.email)!;
+    await old.close();
+    await waitFor("the bridge to see BYE", () => msn.received(ALICE.email).length > 0, 1000);
+    const before = bob.switchboards.length;
+    await user.sendText(bobRoom, "Are you still there?");
+    const got = await bob.waitForMessage((m) => m.text === "Are you still there?");
+    assert.notEqual(got.sb, old, "delivered over a new switchboard");
+    assert.ok(bob.switchboards.length >= before);
+  });
+
+  test("6. presence: away and offline follow the contact", STEP, async () => {
+    await bob.ns!.setStatus("AWY");
+    await user.waitForPresence(ghost(BOB.email), "unavailable", 20_000);
+    await bob.logout();
+    await user.waitForPresence(ghost(BOB.email), "offline", 20_000);
+    await bob.login();
+    await user.waitForPresence(ghost(BOB.email), "online", 20_000);
+  });
+
+  test("7. SIGKILL and restart: login restored, same rooms, conversation continues", STEP, async () => {
+    const roomsBefore = user.client.getRooms().length;
+    await bridge.kill();
+    await waitFor("the MSN server to see the puppet drop", () => !msn.isOnline(ALICE.email), 10_000);
+    await bridge.start();
+    await waitFor("the puppet to log back in", () => msn.isOnline(ALICE.email), 20_000);
+    const sb = await bob.chatWith(ALICE.email);
+    await sb.sendText("after the restart");
+    await user.waitForMessage(bobRoom, "after the restart", 20_000);
+    assert.equal(user.client.getRooms().length, roomsBefore, "no new rooms");
+    await user.sendText(bobRoom, "welcome back");
+    await bob.waitForMessage((m) => m.text === "welcome back");
+  });
+
+  test("8. unicode, a 5,000-character message, CR/LF and %, and a third participant", STEP, async () => {
+    const emoji = "emoji 🎉👍🏽 and RTL שלום";
+    await user.sendText(bobRoom, emoji);
+    await bob.waitForMessage((m) => m.text === emoji);
+
+    const long = Array.from({ length: 5000 }, (_, i) => "abcdefghijklmnopqrstuvwxyzäöü€😀"[i % 31]).join("");
+    const since = bob.messages.length;
+    await user.sendText(bobRoom, long);
+    await waitFor(
+      "all parts of the long message",
+      () =>
+        bob.messages
+          .slice(since)
+          .map((m) => m.text)
+          .join("") === long,
+      20_000,
+    );
+    const parts = bob.messages.slice(since);
+    assert.ok(parts.length >= 3, `split into ${parts.length} messages`);
+
+    await user.sendText(bobRoom, "line one\nline two 100% sure");
+    await bob.waitForMessage((m) => m.text === "line one\r\nline two 100% sure");
+
+    const sb = bob.switchboardWith(ALICE.email)!;
+    await sb.invite(CAROL.email);
+    await sb.waitForJoin(CAROL.email, 15_000);
+    const groupRoom = await user.waitForInvite(`@msnbot:${DOMAIN}`, 20_000);
+    await user.joinRoom(groupRoom);
+    const carolSb = carol.switchboardWith(BOB.email)!;
+    await carolSb.sendText("hello group");
+    const msg = await user.waitForMessage(groupRoom, "hello group");
+    assert.equal(msg.getSender(), ghost(CAROL.email));
+    await user.waitForMessage(bobRoom, (body) =>
+      body.startsWith("The conversation continues as a group chat"),
+    );
+    await user.sendText(groupRoom, "hi both");
+    await bob.waitForMessage((m) => m.text === "hi both");
+    await carol.waitForMessage((m) => m.text === "hi both");
+  });
+
+  test("9. writing to an offline contact gets a visible not-delivered notice", STEP, async () => {
+    await command(`chat ${DAVE.email}`, /new chat with dave@hotmail\.test/);
+    const daveRoom = await user.waitForInvite(ghost(DAVE.email), 20_000);
+    await user.joinRoom(daveRoom);
+    const eventId = await user.sendText(daveRoom, "are you there?");
+    const notice = await user.waitForMessage(daveRoom, (body) =>
+      body.startsWith("⚠️ Your message was not bridged"),
+    );
+    assert.match(notice.getContent().body as string, /Dave \(dave@hotmail\.test\) is offline/);
+    assert.equal(notice.getContent()["m.relates_to"]?.["m.in_reply_to"]?.event_id, eventId);
+    assert.equal(notice.getType(), EventType.RoomMessage);
+  });
+});
