@@ -1,0 +1,849 @@
+/**
+ * The notification server (NS) session of one account: login, contact list, presence, list
+ * changes, keep-alive, and the entry points to switchboards (msnp.md §3–6, §9).
+ */
+import { md5LoginHash } from "./auth.js";
+import { MsnConnection } from "./connection.js";
+import { dialectFor, type Dialect, type ListChange, type ListSync, type PresenceUpdate } from "./dialect.js";
+import { decodeParam, encodeParam } from "./encoding.js";
+import {
+  FramingError,
+  MsnArgumentError,
+  MsnConnectionClosedError,
+  MsnProtocolError,
+  MsnServerError,
+  MsnTimeoutError,
+} from "./errors.js";
+import { NULL_LOGGER, TypedEventEmitter, errorMeta, type MsnLogger } from "./events.js";
+import type { MsnCommand } from "./framing.js";
+import { classifyMessage, type MsnMessageContent } from "./mime.js";
+import { SwitchboardSession } from "./switchboard.js";
+import {
+  LIST_KEYS,
+  isOwnStatus,
+  type Contact,
+  type ContactLists,
+  type ContactStatus,
+  type Group,
+  type ListName,
+  type OwnStatus,
+} from "./types.js";
+import { validateEmail } from "./validate.js";
+
+export type NotificationCloseReason =
+  | "local"
+  | "other-login"
+  | "server-shutdown"
+  | "server-out"
+  | "socket-error"
+  | "socket-closed"
+  | "keepalive-timeout"
+  | "protocol-error"
+  | "login-failed";
+
+/** An invitation to a switchboard session (`RNG`). Pass it to {@link NotificationSession.answerInvitation}. */
+export interface RingInvitation {
+  sessionId: string;
+  /** `host:port` of the switchboard. */
+  address: string;
+  host: string;
+  port: number;
+  cookie: string;
+  inviterEmail: string;
+  inviterName: string;
+}
+
+export interface NotificationEvents {
+  /** A contact's status or friendly name actually changed (repeats are suppressed). */
+  presence: { contact: Contact; previousStatus: ContactStatus; previousFriendlyName: string };
+  /** The contact list was received (once, during `connect()`). */
+  contactsSynced: { contacts: ReadonlyMap<string, Contact>; groups: ReadonlyMap<string, Group> };
+  /** A contact was put on one of our own lists (FL/AL/BL), by us or by the server. */
+  contactAdded: { contact: Contact; list: Exclude<ListName, "RL"> };
+  /** A contact was taken off one of our own lists (FL/AL/BL). */
+  contactRemoved: { email: string; contact: Contact | null; list: Exclude<ListName, "RL"> };
+  /** Someone added us to their contact list (`ADD 0 RL`). */
+  reverseListAdd: { email: string; friendlyName: string };
+  /** Someone removed us from their contact list (`REM 0 RL`). */
+  reverseListRemove: { email: string };
+  /** Someone invites us to a switchboard session. */
+  ring: RingInvitation;
+  /** `MSG Hotmail Hotmail`: profile, mail notifications, system messages (maintenance). */
+  serverMessage: { content: MsnMessageContent };
+  /** Our own friendly name changed. */
+  friendlyNameChanged: { friendlyName: string; previous: string };
+  /** The session is over; it cannot be reused (create a new one to reconnect). */
+  closed: { reason: NotificationCloseReason; error?: Error };
+}
+
+export interface NotificationSessionOptions {
+  host: string;
+  port: number;
+  /** Address to log in with; must match the stored spelling (case!) on Escargot. */
+  email: string;
+  password: string;
+  /** Versions to offer, highest first. Default `["MSNP7"]`. */
+  versions?: string[];
+  /** Status set by the first `CHG`. Default `NLN`. */
+  initialStatus?: OwnStatus;
+  /** Timeout of every request (default 15 s). */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** `PNG` interval (default 50 s). */
+  pingIntervalMs?: number;
+  /** Unanswered `PNG`s tolerated before the connection counts as dead (default 2). */
+  maxMissedPongs?: number;
+  /** `XFR NS` redirects followed during login (default 3). */
+  maxRedirects?: number;
+  /** Largest payload accepted from the server (default 1 MiB). */
+  maxPayloadBytes?: number;
+  logger?: MsnLogger;
+}
+
+type State = "idle" | "connecting" | "connected" | "closing" | "closed";
+
+/** Owns the lists of the account; FL/AL/BL change through us, RL through the server. */
+type OwnList = Exclude<ListName, "RL">;
+
+function freezeContact(contact: Contact): Contact {
+  Object.freeze(contact.lists);
+  Object.freeze(contact.groups);
+  return Object.freeze(contact);
+}
+
+function parseAddress(address: string): { host: string; port: number } | null {
+  const colon = address.lastIndexOf(":");
+  if (colon <= 0) return null;
+  const host = address.slice(0, colon);
+  const portText = address.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText)) return null;
+  const port = Number(portText);
+  if (port < 1 || port > 65535 || !/^[A-Za-z0-9.\-[\]:]+$/.test(host)) return null;
+  return { host: host.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+const MAX_FRIENDLY_NAME_ENCODED = 387;
+
+export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
+  private readonly options: Required<
+    Pick<
+      NotificationSessionOptions,
+      "requestTimeoutMs" | "connectTimeoutMs" | "pingIntervalMs" | "maxMissedPongs" | "maxRedirects"
+    >
+  > &
+    NotificationSessionOptions;
+  private readonly logger: MsnLogger;
+  private readonly versions: string[];
+
+  private state: State = "idle";
+  private connection: MsnConnection | null = null;
+  private currentDialect: Dialect | null = null;
+  private ownEmail: string;
+  private ownName: string;
+  private ownStatus: OwnStatus | "FLN" = "FLN";
+  private readonly contactMap = new Map<string, Contact>();
+  private readonly groupMap = new Map<string, Group>();
+  private privacy: string | null = null;
+  private listSync: ListSync | null = null;
+  private onSyncProgress: (() => void) | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private missedPongs = 0;
+  /** Set when the server told us why it is closing (`OUT OTH`) before the socket goes. */
+  private serverCloseReason: NotificationCloseReason | null = null;
+  private readonly switchboards = new Set<SwitchboardSession>();
+
+  constructor(options: NotificationSessionOptions) {
+    super();
+    validateEmail(options.email);
+    if (typeof options.password !== "string" || options.password.length === 0) {
+      throw new MsnArgumentError("password must not be empty");
+    }
+    const versions = options.versions ?? ["MSNP7"];
+    if (versions.length === 0) throw new MsnArgumentError("at least one protocol version must be offered");
+    for (const version of versions) dialectFor(version); // throws for unsupported ones
+    if (options.initialStatus !== undefined && !isOwnStatus(options.initialStatus)) {
+      throw new MsnArgumentError(`invalid initial status ${JSON.stringify(options.initialStatus)}`);
+    }
+    this.options = {
+      requestTimeoutMs: 15_000,
+      connectTimeoutMs: 15_000,
+      pingIntervalMs: 50_000,
+      maxMissedPongs: 2,
+      maxRedirects: 3,
+      ...options,
+    };
+    this.versions = [...versions];
+    this.logger = options.logger ?? NULL_LOGGER;
+    this.ownEmail = options.email;
+    this.ownName = options.email;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Properties
+
+  /** Our address as the server spells it (after login), else as configured. */
+  get email(): string {
+    return this.ownEmail;
+  }
+
+  get friendlyName(): string {
+    return this.ownName;
+  }
+
+  /** Negotiated version, e.g. `MSNP7`; before `VER` completed, the highest version offered. */
+  get protocolVersion(): string {
+    return this.currentDialect?.version ?? this.versions[0] ?? "";
+  }
+
+  /** Our status; `FLN` until the first `CHG` succeeded and after close. */
+  get status(): OwnStatus | "FLN" {
+    return this.ownStatus;
+  }
+
+  /** Everyone on any of our lists (and anyone we got presence for), keyed by lower-cased address. */
+  get contacts(): ReadonlyMap<string, Contact> {
+    return this.contactMap;
+  }
+
+  get groups(): ReadonlyMap<string, Group> {
+    return this.groupMap;
+  }
+
+  /** `BLP` setting from the list sync (`AL` = allow unlisted people, `BL` = block them). */
+  get privacyMode(): string | null {
+    return this.privacy;
+  }
+
+  get isConnected(): boolean {
+    return this.state === "connected";
+  }
+
+  getContact(email: string): Contact | undefined {
+    return this.contactMap.get(email.toLowerCase());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connect / close
+
+  /**
+   * Logs in, synchronises the contact list and sets the initial status. Rejects with
+   * `MsnServerError` (911 = bad credentials), `MsnTimeoutError`, `MsnProtocolError` or
+   * `MsnConnectionClosedError`; the session is then closed (a `closed` event says why).
+   */
+  async connect(): Promise<void> {
+    if (this.state !== "idle") {
+      throw new MsnArgumentError("connect() may only be called once per session");
+    }
+    this.state = "connecting";
+    try {
+      await this.login();
+      await this.synchronise();
+      await this.setStatusInternal(this.options.initialStatus ?? "NLN");
+      if (this.state !== "connecting") throw new MsnConnectionClosedError("session closed during login");
+      this.state = "connected";
+      this.startKeepAlive();
+      this.logger.info("MSN session connected", {
+        email: this.ownEmail,
+        version: this.protocolVersion,
+        contacts: this.contactMap.size,
+      });
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      this.shutdown(this.failureReason(err), err);
+      throw err;
+    }
+  }
+
+  private failureReason(error: Error): NotificationCloseReason {
+    if (this.serverCloseReason) return this.serverCloseReason;
+    if (error instanceof MsnServerError) return "login-failed";
+    if (error instanceof FramingError || error instanceof MsnProtocolError) return "protocol-error";
+    if (error instanceof MsnTimeoutError) return "protocol-error";
+    if (error instanceof MsnConnectionClosedError) return "socket-closed";
+    return "socket-error";
+  }
+
+  /** Logs off (`OUT`) and closes every switchboard this session opened. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === "closed" || this.state === "closing") return;
+    const connection = this.connection;
+    if (this.state !== "connected" || !connection) {
+      this.shutdown("local");
+      return;
+    }
+    this.state = "closing";
+    this.stopKeepAlive();
+    await Promise.allSettled([...this.switchboards].map((sb) => sb.close()));
+    try {
+      connection.send("OUT", []);
+    } catch {
+      // Connection already gone; the close handler has done the rest.
+    }
+    await connection.close();
+    this.shutdown("local");
+  }
+
+  private async openConnection(host: string, port: number): Promise<MsnConnection> {
+    const connection = await MsnConnection.connect({
+      host,
+      port,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      logger: this.logger,
+      label: "NS",
+      decoder:
+        this.options.maxPayloadBytes === undefined
+          ? undefined
+          : { maxPayloadBytes: this.options.maxPayloadBytes },
+    });
+    if (this.state !== "connecting") {
+      connection.destroy();
+      throw new MsnConnectionClosedError("session closed during login");
+    }
+    this.connection = connection;
+    connection.on("command", (command) => {
+      if (this.connection === connection) this.onCommand(command);
+    });
+    connection.on("close", ({ error }) => {
+      if (this.connection === connection) this.onConnectionClose(error);
+    });
+    return connection;
+  }
+
+  private requireConnection(): MsnConnection {
+    if (!this.connection || this.state === "closed") {
+      throw new MsnConnectionClosedError("the notification session is closed");
+    }
+    return this.connection;
+  }
+
+  private requireConnected(): { connection: MsnConnection; dialect: Dialect } {
+    if (this.state !== "connected" || !this.connection || !this.currentDialect) {
+      throw new MsnConnectionClosedError(`the notification session is not connected (state: ${this.state})`);
+    }
+    return { connection: this.connection, dialect: this.currentDialect };
+  }
+
+  private async login(): Promise<void> {
+    let host = this.options.host;
+    let port = this.options.port;
+    for (let hop = 0; ; hop += 1) {
+      const connection = await this.openConnection(host, port);
+      const ver = await connection.request("VER", [...this.versions, "CVR0"]);
+      const chosen = ver.args.slice(1).find((token) => this.versions.includes(token));
+      if (!chosen) {
+        throw new MsnProtocolError(
+          `server accepts none of the offered versions (${this.versions.join(" ")})`,
+        );
+      }
+      const dialect = dialectFor(chosen);
+      this.currentDialect = dialect;
+      await connection.request("CVR", dialect.cvrArgs(this.options.email));
+      if (dialect.sendsInf) {
+        const inf = await connection.request("INF", []);
+        if (!inf.args.slice(1).includes(dialect.loginScheme)) {
+          throw new MsnProtocolError(
+            `server does not offer ${dialect.loginScheme} login (INF ${inf.args.join(" ")})`,
+          );
+        }
+      }
+      const initial = await connection.request(
+        "USR",
+        [dialect.loginScheme, "I", this.options.email],
+        undefined,
+        {
+          replyNames: ["USR", "XFR"],
+        },
+      );
+      if (initial.name === "XFR") {
+        // XFR <trid> NS <host:port> [0 <host:port> …]: start over at the given server.
+        const target = initial.args[1] === "NS" ? parseAddress(initial.args[2] ?? "") : null;
+        if (!target) throw new MsnProtocolError(`malformed redirect: XFR ${initial.args.join(" ")}`);
+        if (hop >= this.options.maxRedirects) {
+          throw new MsnProtocolError(`more than ${this.options.maxRedirects} XFR NS redirects`);
+        }
+        this.logger.info("redirected to another notification server", {
+          host: target.host,
+          port: target.port,
+        });
+        this.connection = null; // detach: its close is expected
+        connection.destroy();
+        host = target.host;
+        port = target.port;
+        continue;
+      }
+      // USR <trid> MD5 S <challenge>
+      const challenge = initial.args[3];
+      if (initial.args[2] !== "S" || challenge === undefined) {
+        throw new MsnProtocolError("malformed USR challenge reply");
+      }
+      const ok = await connection.request(
+        "USR",
+        [dialect.loginScheme, "S", md5LoginHash(challenge, this.options.password)],
+        undefined,
+        { sensitive: true },
+      );
+      const login = dialect.parseLoginOk(ok.args.slice(1));
+      if (!login) throw new MsnProtocolError("malformed USR OK reply");
+      this.ownEmail = login.email;
+      this.ownName = login.friendlyName ?? login.email;
+      return;
+    }
+  }
+
+  private async synchronise(): Promise<void> {
+    const connection = this.requireConnection();
+    const dialect = this.currentDialect;
+    if (!dialect) throw new MsnProtocolError("no dialect negotiated");
+    let sync: ListSync | null = null;
+    const reply = await connection.request("SYN", dialect.synArgs(), undefined, {
+      onTrId: (trId) => {
+        sync = dialect.createListSync(trId);
+        this.listSync = sync;
+      },
+    });
+    const active = this.listSync ?? sync;
+    if (!active) throw new MsnProtocolError("list sync did not start");
+    active.onSynReply(reply.args.slice(1));
+    if (!active.complete) {
+      await this.waitForSync(active);
+    }
+    this.listSync = null;
+    this.applySync(active);
+  }
+
+  private waitForSync(sync: ListSync): Promise<void> {
+    const timeoutMs = this.options.requestTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.onSyncProgress = null;
+        if (sync.listsComplete) {
+          // Some servers may omit GTC/BLP/LSG; the lists themselves are what matters.
+          this.logger.warn("list sync incomplete (missing GTC/BLP/LSG); continuing with the lists received");
+          resolve();
+        } else {
+          reject(new MsnTimeoutError("contact list synchronisation (SYN)", timeoutMs));
+        }
+      }, timeoutMs);
+      this.onSyncProgress = () => {
+        if (this.state === "closed") {
+          clearTimeout(timer);
+          this.onSyncProgress = null;
+          reject(new MsnConnectionClosedError("session closed during list synchronisation"));
+        } else if (sync.complete) {
+          clearTimeout(timer);
+          this.onSyncProgress = null;
+          resolve();
+        }
+      };
+    });
+  }
+
+  private applySync(sync: ListSync): void {
+    const result = sync.result();
+    for (const [key, synced] of result.contacts) {
+      const previous = this.contactMap.get(key);
+      this.contactMap.set(
+        key,
+        freezeContact({
+          email: synced.email,
+          friendlyName: previous?.friendlyName ?? synced.friendlyName,
+          lists: { ...synced.lists },
+          groups: [...synced.groups],
+          status: previous?.status ?? "FLN",
+        }),
+      );
+    }
+    for (const [id, name] of result.groups) this.groupMap.set(id, Object.freeze({ id, name }));
+    this.privacy = result.privacy;
+    this.emit("contactsSynced", { contacts: this.contactMap, groups: this.groupMap });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests
+
+  /** Sets our status (`HDN` = appear offline). */
+  async setStatus(status: OwnStatus): Promise<void> {
+    if (!isOwnStatus(status)) throw new MsnArgumentError(`invalid status ${JSON.stringify(status)}`);
+    this.requireConnected();
+    await this.setStatusInternal(status);
+  }
+
+  private async setStatusInternal(status: OwnStatus): Promise<void> {
+    const connection = this.requireConnection();
+    const dialect = this.currentDialect;
+    if (!dialect) throw new MsnProtocolError("no dialect negotiated");
+    const reply = await connection.request("CHG", dialect.chgArgs(status));
+    const confirmed = reply.args[1];
+    this.ownStatus = confirmed !== undefined && isOwnStatus(confirmed) ? confirmed : status;
+  }
+
+  /** Changes our friendly name (`REA`); `friendlyName` then holds the name the server confirmed. */
+  async setFriendlyName(name: string): Promise<void> {
+    const { connection, dialect } = this.requireConnected();
+    if (typeof name !== "string" || name.trim().length === 0) {
+      throw new MsnArgumentError("friendly name must not be empty");
+    }
+    const encoded = encodeParam(name);
+    if (encoded.length > MAX_FRIENDLY_NAME_ENCODED) {
+      throw new MsnArgumentError(
+        `friendly name too long (${encoded.length} > ${MAX_FRIENDLY_NAME_ENCODED} encoded)`,
+      );
+    }
+    const command = dialect.renameCommand(this.ownEmail, encoded);
+    const reply = await connection.request(command.name, command.args);
+    const parsed = dialect.parseRenameReply(reply.args.slice(1));
+    this.applyOwnName(parsed?.friendlyName ?? name);
+  }
+
+  private applyOwnName(name: string): void {
+    if (name === this.ownName) return;
+    const previous = this.ownName;
+    this.ownName = name;
+    this.emit("friendlyNameChanged", { friendlyName: name, previous });
+  }
+
+  /**
+   * Adds a contact to the forward list and, like the official client, to the allow list (unless
+   * blocked). Rejects with `MsnServerError` (205 unknown account, 201 bad address, …). The
+   * contact is then in `contacts` (see also the `contactAdded` events).
+   */
+  async addContact(email: string): Promise<void> {
+    validateEmail(email);
+    await this.changeList("ADD", "FL", email);
+    const current = this.getContact(email);
+    if (current && !current.lists.allow && !current.lists.block) {
+      try {
+        await this.changeList("ADD", "AL", current.email);
+      } catch (error) {
+        // 215: already there; 219: on BL meanwhile. Neither undoes the FL add.
+        if (!(error instanceof MsnServerError && (error.code === 215 || error.code === 219))) throw error;
+      }
+    }
+  }
+
+  /** Removes a contact from the forward list (they stay allowed, as with the official client). */
+  async removeContact(email: string): Promise<void> {
+    validateEmail(email);
+    await this.changeList("REM", "FL", this.getContact(email)?.email ?? email);
+  }
+
+  /** Moves a contact from the allow list to the block list. */
+  async block(email: string): Promise<void> {
+    validateEmail(email);
+    const spelled = this.getContact(email)?.email ?? email;
+    if (this.getContact(email)?.lists.allow) await this.changeList("REM", "AL", spelled);
+    if (!this.getContact(email)?.lists.block) await this.changeList("ADD", "BL", spelled);
+  }
+
+  /** Moves a contact from the block list to the allow list. */
+  async unblock(email: string): Promise<void> {
+    validateEmail(email);
+    const spelled = this.getContact(email)?.email ?? email;
+    if (this.getContact(email)?.lists.block) await this.changeList("REM", "BL", spelled);
+    if (!this.getContact(email)?.lists.allow) await this.changeList("ADD", "AL", spelled);
+  }
+
+  private async changeList(kind: "ADD" | "REM", list: OwnList, email: string): Promise<void> {
+    const { connection, dialect } = this.requireConnected();
+    const args = kind === "ADD" ? dialect.addArgs(list, email) : dialect.removeArgs(list, email);
+    await connection.request(kind, args, undefined, {
+      // Applied synchronously: the server sends the contact's ILN right behind the ADD reply.
+      onReply: (reply) => {
+        const change = dialect.parseListChange(reply.args.slice(1));
+        if (!change) throw new MsnProtocolError(`malformed ${kind} reply: ${reply.args.join(" ")}`);
+        this.applyListChange(kind, change);
+      },
+    });
+  }
+
+  /** Asks for a switchboard (`XFR SB`), connects and authenticates. Invite people with `invite()`. */
+  async openSwitchboard(): Promise<SwitchboardSession> {
+    const { connection, dialect } = this.requireConnected();
+    const reply = await connection.request("XFR", ["SB"]);
+    // XFR <trid> SB <host:port> CKI <cookie> [...]
+    const address = parseAddress(reply.args[2] ?? "");
+    const cookie = reply.args[4];
+    if (reply.args[1] !== "SB" || !address || reply.args[3] !== "CKI" || !cookie) {
+      throw new MsnProtocolError(`malformed XFR SB reply`);
+    }
+    const sb = await SwitchboardSession.connectAsCaller({
+      ...address,
+      cookie,
+      email: this.ownEmail,
+      dialect,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      logger: this.logger,
+    });
+    return this.track(sb);
+  }
+
+  /** Joins the session a `ring` event offered (`ANS`). Answer promptly: cookies expire. */
+  async answerInvitation(ring: RingInvitation): Promise<SwitchboardSession> {
+    const { dialect } = this.requireConnected();
+    const sb = await SwitchboardSession.connectAsAnswerer({
+      host: ring.host,
+      port: ring.port,
+      cookie: ring.cookie,
+      sessionId: ring.sessionId,
+      email: this.ownEmail,
+      dialect,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      logger: this.logger,
+    });
+    return this.track(sb);
+  }
+
+  private track(sb: SwitchboardSession): SwitchboardSession {
+    if (this.state !== "connected") {
+      void sb.close();
+      throw new MsnConnectionClosedError("notification session closed while the switchboard was opening");
+    }
+    this.switchboards.add(sb);
+    sb.once("closed", () => this.switchboards.delete(sb));
+    return sb;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incoming
+
+  private onCommand(command: MsnCommand): void {
+    if (this.listSync?.handle(command)) {
+      this.onSyncProgress?.();
+      return;
+    }
+    const { name, args } = command;
+    switch (name) {
+      case "ILN": {
+        const update = this.currentDialect?.parseInitialPresence(args);
+        if (update) this.applyPresence(update);
+        else this.logger.warn("malformed ILN ignored", { args });
+        break;
+      }
+      case "NLN": {
+        const update = this.currentDialect?.parsePresence(args);
+        if (update) this.applyPresence(update);
+        else this.logger.warn("malformed NLN ignored", { args });
+        break;
+      }
+      case "FLN": {
+        const email = this.currentDialect?.parseOffline(args);
+        if (email) this.applyPresence({ email, status: "FLN", friendlyName: null });
+        break;
+      }
+      case "ADD":
+      case "REM": {
+        const change = this.currentDialect?.parseListChange(args.slice(1));
+        if (change) this.applyListChange(name, change);
+        else this.logger.warn(`malformed ${name} ignored`, { args });
+        break;
+      }
+      case "REA": {
+        const parsed = this.currentDialect?.parseRenameReply(args.slice(1));
+        if (parsed && parsed.email?.toLowerCase() === this.ownEmail.toLowerCase()) {
+          this.applyOwnName(parsed.friendlyName);
+        }
+        break;
+      }
+      case "RNG":
+        this.onRing(args);
+        break;
+      case "MSG":
+        if (command.payload) this.emit("serverMessage", { content: classifyMessage(command.payload) });
+        break;
+      case "CHL":
+        this.onChallenge(args);
+        break;
+      case "QNG":
+        this.missedPongs = 0;
+        break;
+      case "OUT":
+        this.onOut(args[0]);
+        break;
+      case "CHG": {
+        // A late CHG reply (its request timed out) still tells us our status.
+        const status = args[1];
+        if (status !== undefined && isOwnStatus(status)) this.ownStatus = status;
+        break;
+      }
+      default:
+        if (/^\d{3}$/.test(name)) {
+          this.logger.warn("NS error reply without a pending request", { code: name, args });
+        } else {
+          this.logger.debug("NS ignoring command", { command: name });
+        }
+    }
+  }
+
+  private applyPresence(update: PresenceUpdate): void {
+    const key = update.email.toLowerCase();
+    if (key === this.ownEmail.toLowerCase()) return;
+    const existing = this.contactMap.get(key);
+    const previousStatus = existing?.status ?? "FLN";
+    const previousFriendlyName = existing?.friendlyName ?? update.email;
+    const friendlyName = update.friendlyName ?? previousFriendlyName;
+    if (existing && existing.status === update.status && existing.friendlyName === friendlyName) {
+      return; // Escargot repeats NLN; only real changes are news.
+    }
+    const contact = freezeContact({
+      email: existing?.email ?? update.email,
+      friendlyName,
+      lists: { ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }) },
+      groups: [...(existing?.groups ?? [])],
+      status: update.status,
+    });
+    this.contactMap.set(key, contact);
+    if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
+    this.emit("presence", { contact, previousStatus, previousFriendlyName });
+  }
+
+  private applyListChange(kind: "ADD" | "REM", change: ListChange): void {
+    const key = change.email.toLowerCase();
+    const existing = this.contactMap.get(key);
+    const field = LIST_KEYS[change.list];
+    const onList = existing?.lists[field] ?? false;
+    if (kind === "ADD" ? onList : !onList) {
+      return; // no change (a repeated notification or a reply we already applied)
+    }
+    const lists: ContactLists = {
+      ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }),
+      [field]: kind === "ADD",
+    };
+    const friendlyName =
+      kind === "ADD" && change.friendlyName && change.friendlyName !== change.email
+        ? change.friendlyName
+        : (existing?.friendlyName ?? change.friendlyName ?? change.email);
+    const contact = freezeContact({
+      email: existing?.email ?? change.email,
+      friendlyName,
+      lists,
+      groups: change.list === "FL" && kind === "REM" ? [] : [...(existing?.groups ?? [])],
+      status: existing?.status ?? "FLN",
+    });
+    const onAnyList = lists.forward || lists.allow || lists.block || lists.reverse;
+    if (onAnyList) this.contactMap.set(key, contact);
+    else this.contactMap.delete(key);
+
+    if (change.list === "RL") {
+      if (kind === "ADD")
+        this.emit("reverseListAdd", { email: contact.email, friendlyName: contact.friendlyName });
+      else this.emit("reverseListRemove", { email: contact.email });
+    } else if (kind === "ADD") {
+      this.emit("contactAdded", { contact, list: change.list });
+    } else {
+      this.emit("contactRemoved", {
+        email: contact.email,
+        contact: onAnyList ? contact : null,
+        list: change.list,
+      });
+    }
+  }
+
+  private onRing(args: readonly string[]): void {
+    // RNG <session-id> <host:port> CKI <cookie> <inviter-email> <inviter-name> [...]
+    const [sessionId, addressText, auth, cookie, inviterEmail, inviterName] = args;
+    const address = parseAddress(addressText ?? "");
+    if (!sessionId || !address || auth !== "CKI" || !cookie || !inviterEmail) {
+      this.logger.warn("malformed RNG ignored", { argCount: args.length });
+      return;
+    }
+    this.emit("ring", {
+      sessionId,
+      address: addressText ?? "",
+      host: address.host,
+      port: address.port,
+      cookie,
+      inviterEmail,
+      inviterName: inviterName === undefined ? inviterEmail : decodeParam(inviterName) || inviterEmail,
+    });
+  }
+
+  private onChallenge(args: readonly string[]): void {
+    const challenge = args[1];
+    const dialect = this.currentDialect;
+    if (!challenge || !dialect || !this.connection) return;
+    this.connection
+      .request("QRY", [dialect.challengeProductId], dialect.answerChallenge(challenge))
+      .catch((error: unknown) => this.logger.warn("challenge answer (QRY) failed", errorMeta(error)));
+  }
+
+  private onOut(reason: string | undefined): void {
+    this.serverCloseReason =
+      reason === "OTH" ? "other-login" : reason === "SSD" ? "server-shutdown" : "server-out";
+    this.logger.info("server ended the session", { reason: reason ?? "(none)" });
+    this.shutdown(this.serverCloseReason);
+  }
+
+  private onConnectionClose(error: Error | null): void {
+    if (this.state === "closing") {
+      this.shutdown("local");
+    } else if (this.serverCloseReason) {
+      this.shutdown(this.serverCloseReason);
+    } else if (error instanceof FramingError) {
+      this.shutdown("protocol-error", error);
+    } else if (error) {
+      this.shutdown("socket-error", error);
+    } else {
+      this.shutdown("socket-closed");
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Keep-alive and teardown
+
+  private startKeepAlive(): void {
+    this.missedPongs = 0;
+    this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  private stopKeepAlive(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  private ping(): void {
+    if (this.state !== "connected" || !this.connection) return;
+    if (this.missedPongs >= this.options.maxMissedPongs) {
+      this.logger.warn("no QNG for the last pings; considering the connection dead", {
+        missed: this.missedPongs,
+      });
+      this.shutdown(
+        "keepalive-timeout",
+        new MsnTimeoutError("keep-alive (PNG/QNG)", this.options.pingIntervalMs * this.missedPongs),
+      );
+      return;
+    }
+    this.missedPongs += 1;
+    try {
+      this.connection.send("PNG", []);
+    } catch (error) {
+      this.logger.warn("PNG failed", errorMeta(error));
+    }
+  }
+
+  private shutdown(reason: NotificationCloseReason, error?: Error): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.stopKeepAlive();
+    this.ownStatus = "FLN";
+    const connection = this.connection;
+    this.connection = null;
+    connection?.destroy();
+    this.listSync = null;
+    this.onSyncProgress?.();
+    // Escargot keeps SB participants in their sessions after the NS is gone; leave them ourselves.
+    for (const sb of this.switchboards) void sb.close();
+    this.switchboards.clear();
+    this.logger.info("MSN session closed", { reason, ...(error ? errorMeta(error) : {}) });
+    this.emit("closed", error ? { reason, error } : { reason });
+  }
+
+  protected override onListenerError(event: string, error: unknown): void {
+    this.logger.error(`listener for ${event} threw`, errorMeta(error));
+  }
+}
