@@ -32,6 +32,8 @@ import { validateEmail } from "./validate.js";
 
 export type AckMode = "U" | "N" | "A";
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 export type SwitchboardCloseReason =
   "local" | "server-out" | "socket-error" | "socket-closed" | "protocol-error";
 
@@ -261,7 +263,12 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
     let payloads: Buffer[];
     try {
       const headers = textMessageHeaders(options.format);
-      payloads = splitMessageText(text, { format: options.format }).map((body) => buildMime(headers, body));
+      // A lone surrogate (possible in JSON from Matrix) has no UTF-8 form; send U+FFFD rather
+      // than losing the whole message.
+      const wellFormed = text.replace(LONE_SURROGATE, "\ufffd");
+      payloads = splitMessageText(wellFormed, { format: options.format }).map((body) =>
+        buildMime(headers, body),
+      );
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
