@@ -1,0 +1,124 @@
+/**
+ * Shared setup for the MSNP client's integration tests: real TCP against the project's MSN test
+ * server (test/msn-server), three accounts, and small waiting helpers.
+ */
+import { MsnTestServer, type MsnTestServerOptions } from "../../msn-server/index.js";
+import {
+  NotificationSession,
+  type NotificationEvents,
+  type NotificationSessionOptions,
+} from "../../../src/msnp/notification.js";
+import type { SwitchboardEvents, SwitchboardSession } from "../../../src/msnp/switchboard.js";
+import type { TypedEventEmitter } from "../../../src/msnp/events.js";
+
+export const ALICE = { email: "alice@example.com", password: "alicepw", name: "Alice Ä 100%" };
+export const BOB = { email: "bob@example.com", password: "bobpw", name: "Bob 日本" };
+export const CAROL = { email: "carol@example.com", password: "carolpw", name: "Carol" };
+
+type Account = typeof ALICE;
+
+export class Harness {
+  readonly sessions: NotificationSession[] = [];
+
+  private constructor(readonly server: MsnTestServer) {}
+
+  /** Alice and Bob are mutual contacts; Carol knows nobody. */
+  static async start(options: MsnTestServerOptions = {}): Promise<Harness> {
+    const server = new MsnTestServer({
+      accounts: [{ ...ALICE, contacts: [BOB.email] }, { ...BOB, contacts: [ALICE.email] }, CAROL],
+      ...options,
+    });
+    await server.start();
+    return new Harness(server);
+  }
+
+  session(account: Account, options: Partial<NotificationSessionOptions> = {}): NotificationSession {
+    const session = new NotificationSession({
+      host: this.server.host,
+      port: this.server.nsPort,
+      email: account.email,
+      password: account.password,
+      requestTimeoutMs: 2000,
+      connectTimeoutMs: 2000,
+      ...options,
+    });
+    // Tests that do not care about closes must not see an unhandled listener-less event.
+    session.on("closed", () => undefined);
+    this.sessions.push(session);
+    return session;
+  }
+
+  async login(
+    account: Account,
+    options: Partial<NotificationSessionOptions> = {},
+  ): Promise<NotificationSession> {
+    const session = this.session(account, options);
+    await session.connect();
+    return session;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.sessions.map((s) => s.close()));
+    await this.server.stop();
+  }
+}
+
+type EventsOf<T> = T extends NotificationSession
+  ? NotificationEvents
+  : T extends SwitchboardSession
+    ? SwitchboardEvents
+    : never;
+
+/** Resolves with the first event named `event` for which `accept` holds. */
+export function waitForEvent<
+  T extends NotificationSession | SwitchboardSession,
+  K extends keyof EventsOf<T> & string,
+>(
+  emitter: T,
+  event: K,
+  accept: (payload: EventsOf<T>[K]) => boolean = () => true,
+  timeoutMs = 3000,
+): Promise<EventsOf<T>[K]> {
+  const target = emitter as unknown as TypedEventEmitter<Record<string, unknown>>;
+  return new Promise((resolve, reject) => {
+    const listener = (payload: unknown): void => {
+      if (!accept(payload as EventsOf<T>[K])) return;
+      clearTimeout(timer);
+      target.off(event, listener);
+      resolve(payload as EventsOf<T>[K]);
+    };
+    const timer = setTimeout(() => {
+      target.off(event, listener);
+      reject(new Error(`no matching ${event} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    target.on(event, listener);
+  });
+}
+
+/** Collects events of one name into an array (for "exactly these, no more" assertions). */
+export function collect<
+  T extends NotificationSession | SwitchboardSession,
+  K extends keyof EventsOf<T> & string,
+>(emitter: T, event: K): Array<EventsOf<T>[K]> {
+  const seen: Array<EventsOf<T>[K]> = [];
+  (emitter as unknown as TypedEventEmitter<Record<string, unknown>>).on(event, (payload) =>
+    seen.push(payload as EventsOf<T>[K]),
+  );
+  return seen;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Opens a switchboard from `caller` to `callee`, with the callee answering; resolves both ends. */
+export async function chat(
+  caller: NotificationSession,
+  callee: NotificationSession,
+): Promise<{ callerBoard: SwitchboardSession; calleeBoard: SwitchboardSession }> {
+  const ring = waitForEvent(callee, "ring", (r) => r.inviterEmail === caller.email);
+  const callerBoard = await caller.openSwitchboard();
+  const joined = callerBoard.waitForJoin(callee.email, 3000);
+  await callerBoard.invite(callee.email);
+  const calleeBoard = await callee.answerInvitation(await ring);
+  await joined;
+  return { callerBoard, calleeBoard };
+}
