@@ -237,7 +237,9 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
   private async shutdownNetwork(): Promise<void> {
     this.running = false;
     this.core.timers.clearAll();
-    for (const conn of [...this.connections]) conn.destroy();
+    const all = [...this.connections];
+    for (const conn of all) conn.mute();
+    for (const conn of all) conn.destroy();
     this.connections.clear();
     this.core.xfrCookies.clear();
     this.core.rngCookies.clear();

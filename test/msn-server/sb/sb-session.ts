@@ -91,6 +91,7 @@ export class SbSession {
     }
     const t = trid(args);
     const email = decodeParam(args[1] ?? "");
+    this.claim(email);
     const grant = this.core.xfrCookies.take(decodeParam(args[2] ?? ""));
     if (!grant || grant.email !== email) return this.authFailed(t);
     const account = this.core.account(email);
@@ -112,6 +113,7 @@ export class SbSession {
     }
     const t = trid(args);
     const email = decodeParam(args[1] ?? "");
+    this.claim(email);
     const grant = this.core.rngCookies.take(decodeParam(args[2] ?? ""));
     if (!grant || grant.email !== email) return this.authFailed(t);
     const sessionId = decodeParam(args[3] ?? "");
@@ -189,10 +191,14 @@ export class SbSession {
     if (ack === "A" || ack === "D") this.conn.send(["ACK", t]);
   }
 
-  private authenticated(email: string, dialect: Dialect): void {
-    this.email = email;
+  /** Attributes the connection's lines to the address it claims, even if the claim then fails. */
+  private claim(email: string): void {
     this.conn.email = email;
     this.core.transcript.attribute(this.conn.id, email);
+  }
+
+  private authenticated(email: string, dialect: Dialect): void {
+    this.email = email;
     this.core.timers.clear(this.authTimer);
     this.authTimer = undefined;
     // The SB speaks the dialect of the NS session the cookie was issued to (as Escargot does).

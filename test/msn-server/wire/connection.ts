@@ -37,6 +37,7 @@ export class MsnpConnection {
   private readonly reader: CommandReader;
   private request: InboundCommand | undefined;
   private closedFlag = false;
+  private muted = false;
   private readonly closeHandlers: (() => void)[] = [];
 
   constructor(
@@ -82,7 +83,7 @@ export class MsnpConnection {
 
   /** Sends one command line (and payload, whose byte length is appended as the last token). */
   send(tokens: readonly Token[], payload?: Buffer): void {
-    if (this.closedFlag) return;
+    if (this.closedFlag || this.muted) return;
     const parts = tokens.map(String);
     if (payload !== undefined) parts.push(String(payload.length));
     const line = parts.join(" ");
@@ -114,6 +115,27 @@ export class MsnpConnection {
     const fallback = setTimeout(() => this.socket.destroy(), 5000);
     fallback.unref();
     this.socket.once("close", () => clearTimeout(fallback));
+  }
+
+  /**
+   * Stops all further output: used while the whole server goes down, so that the cleanup of one
+   * connection (e.g. FLN to its watchers) does not write into sockets that are about to vanish.
+   */
+  mute(): void {
+    this.muted = true;
+  }
+
+  /** Resolves once everything written so far has been handed to the OS (or the socket is gone). */
+  flushed(): Promise<void> {
+    if (this.socket.destroyed || this.socket.writableFinished || this.socket.writableLength === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => resolve();
+      this.socket.once("drain", done);
+      this.socket.once("finish", done);
+      this.socket.once("close", done);
+    });
   }
 
   /** Drops the connection at once without flushing (abrupt network loss as the peer sees it). */
