@@ -42,6 +42,8 @@ const DROP: ReplyDecision = { action: "drop" };
 export class ServerCore implements ConnectionObserver {
   readonly accounts = new Map<string, Account>();
   readonly nsSessions = new Set<NsSession>();
+  /** Logged-in NS sessions per account (the hot path of every presence notification). */
+  private readonly loggedIn = new Map<string, Set<NsSession>>();
   readonly sbSessions = new Set<SbSession>();
   readonly switchboards = new Map<string, Switchboard>();
   readonly xfrCookies = new CookieJar<XfrGrant>();
@@ -89,9 +91,24 @@ export class ServerCore implements ConnectionObserver {
 
   /** Authenticated NS sessions of an account. */
   sessionsOf(email: string): NsSession[] {
-    const out: NsSession[] = [];
-    for (const session of this.nsSessions) if (session.account?.email === email) out.push(session);
-    return out;
+    const sessions = this.loggedIn.get(email);
+    return sessions ? [...sessions] : [];
+  }
+
+  /** Records a completed login (called before older sessions are kicked). */
+  registerLogin(session: NsSession, email: string): void {
+    const sessions = this.loggedIn.get(email) ?? new Set<NsSession>();
+    sessions.add(session);
+    this.loggedIn.set(email, sessions);
+  }
+
+  /** Forgets an ended session; true if it was the account's last one. */
+  unregisterLogin(session: NsSession, email: string): boolean {
+    const sessions = this.loggedIn.get(email);
+    if (!sessions?.delete(session)) return false;
+    if (sessions.size > 0) return false;
+    this.loggedIn.delete(email);
+    return true;
   }
 
   sbSessionsOf(email: string): SbSession[] {
@@ -119,9 +136,10 @@ export class ServerCore implements ConnectionObserver {
    * when the visible state did not change, and only to sessions past their first CHG.
    */
   broadcastPresence(target: Account): void {
-    for (const watcher of this.accounts.values()) {
-      if (!watcher.isOn("FL", target.email)) continue;
-      this.sendPresenceTo(watcher, target);
+    // Watchers are exactly the target's RL, which the server keeps in step with everyone's FL.
+    for (const email of target.membersOf("RL")) {
+      const watcher = this.accounts.get(email);
+      if (watcher?.isOn("FL", target.email)) this.sendPresenceTo(watcher, target);
     }
   }
 

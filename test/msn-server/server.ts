@@ -379,6 +379,23 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     if (sb) for (const session of this.core.sbSessionsOf(email)) session.conn.destroy(reset);
   }
 
+  /**
+   * Writes raw bytes to the account's NS (default) or SB connections, bypassing reply rules: for
+   * testing how a client copes with lines the server would never send (malformed commands, unknown
+   * notifications, split payloads). Recorded in the transcript like any sent line.
+   */
+  injectRaw(email: string, data: string | Buffer, options: { connection?: ConnectionKind } = {}): void {
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    const sessions =
+      (options.connection ?? "ns") === "ns" ? this.core.sessionsOf(email) : this.core.sbSessionsOf(email);
+    for (const session of sessions) {
+      this.core.outbound(session.conn, bytes.toString("utf8").replace(/\r?\n$/, ""), undefined, {
+        action: "send",
+      });
+      session.conn.writeRaw(bytes);
+    }
+  }
+
   // ---- behaviour switches ---------------------------------------------------------------
 
   setDuplicateNln(enabled: boolean): void {

@@ -218,4 +218,16 @@ describe("MSN test server: behaviour switches", () => {
 
     await assert.rejects(server.waitForCommand(ALICE.email, "NEVER", 30), /timed out after 30 ms/);
   });
+
+  test("injectRaw writes arbitrary bytes to an account's NS connection", async () => {
+    const a = await as(ALICE);
+    server.injectRaw(ALICE.email, "NOT 5\r\nhelloUBX bob@example.com 0\r\n");
+    const not = await a.next("NOT");
+    assert.equal(not.payload?.toString(), "hello");
+    assert.equal((await a.next()).line, "UBX bob@example.com 0");
+    assert.ok(
+      server.transcript(ALICE.email).some((r) => r.direction === "out" && r.line.startsWith("NOT 5")),
+      "recorded in the transcript",
+    );
+  });
 });

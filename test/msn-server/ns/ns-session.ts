@@ -304,6 +304,7 @@ export class NsSession {
     this.account = account;
     this.conn.email = account.email;
     this.core.transcript.attribute(this.conn.id, account.email);
+    this.core.registerLogin(this, account.email);
     // The new session is registered before the old ones are booted, so the account never looks
     // offline to its contacts during the hand-over (Escargot's order).
     const older = this.core.sessionsOf(account.email).filter((s) => s !== this);
@@ -581,7 +582,7 @@ export class NsSession {
     this.core.transcript.forget(this.conn.id);
     const account = this.account;
     if (!account) return;
-    if (this.core.sessionsOf(account.email).length === 0) this.core.accountWentOffline(account);
+    if (this.core.unregisterLogin(this, account.email)) this.core.accountWentOffline(account);
   }
 }
 
