@@ -4,7 +4,14 @@
  */
 import net from "node:net";
 import { CommandDecoder, encodeCommand, type DecoderOptions, type MsnCommand } from "./framing.js";
-import { FramingError, MsnConnectionClosedError, MsnServerError, MsnTimeoutError } from "./errors.js";
+import {
+  FramingError,
+  MsnConnectionClosedError,
+  MsnError,
+  MsnNetworkError,
+  MsnServerError,
+  MsnTimeoutError,
+} from "./errors.js";
 import { NULL_LOGGER, TypedEventEmitter, errorMeta, type MsnLogger } from "./events.js";
 import { commandCarriesTrId } from "./dialect.js";
 
@@ -13,6 +20,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 const MAX_TRID = 0xffffffff;
 /** How long `close()` waits for the peer to finish the TCP close before destroying the socket. */
 const CLOSE_GRACE_MS = 2_000;
+/** Outgoing bytes queued in the socket beyond which the peer is considered stuck. */
+const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface ConnectionOptions {
   host: string;
@@ -95,13 +104,15 @@ export class MsnConnection extends TypedEventEmitter<ConnectionEvents> {
 
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (error) => this.terminate(error));
+    socket.on("error", (error) =>
+      this.terminate(new MsnNetworkError(`${this.label} connection failed: ${error.message}`, error)),
+    );
     // The peer finished sending; nothing more can arrive, so the connection is over.
     socket.on("end", () => this.terminate(null));
     socket.on("close", () => this.terminate(null));
   }
 
-  /** Opens a TCP connection; rejects with {@link MsnTimeoutError} or the socket error. */
+  /** Opens a TCP connection; rejects with {@link MsnTimeoutError} or {@link MsnNetworkError}. */
   static connect(options: ConnectionOptions): Promise<MsnConnection> {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
@@ -113,7 +124,14 @@ export class MsnConnection extends TypedEventEmitter<ConnectionEvents> {
       const onError = (error: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(error);
+        reject(
+          error instanceof MsnError
+            ? error
+            : new MsnNetworkError(
+                `cannot connect to ${options.host}:${options.port}: ${error.message}`,
+                error,
+              ),
+        );
       };
       socket.once("error", onError);
       socket.once("connect", () => {
@@ -211,6 +229,11 @@ export class MsnConnection extends TypedEventEmitter<ConnectionEvents> {
     this.logger.debug(`${this.label} >> ${name}${trId === null ? "" : ` ${trId}`} ${shown}`.trimEnd(), {
       bytes: bytes.length,
     });
+    // A peer that stops reading must not make us buffer without bound.
+    if (this.socket.writableLength + bytes.length > MAX_WRITE_BUFFER_BYTES) {
+      this.destroy(new MsnConnectionClosedError(`${this.label} peer is not reading; write buffer full`));
+      throw new MsnConnectionClosedError(`${this.label} connection closed: write buffer full`);
+    }
     // One write per command: Node queues whole buffers in order, so commands never interleave.
     this.socket.write(bytes);
   }

@@ -25,7 +25,10 @@ export interface PresenceUpdate {
   friendlyName: string | null;
 }
 
+export type ListChangeKind = "add" | "remove";
+
 export interface ListChange {
+  kind: ListChangeKind;
   list: ListName;
   email: string;
   /** Decoded name when the command carries one. */
@@ -91,12 +94,13 @@ export interface Dialect {
   /** `FLN` args → the address. */
   parseOffline(args: readonly string[]): string | null;
 
-  /** Arguments of `ADD` (after the TrID) putting `email` on `list`. */
-  addArgs(list: ListName, email: string): string[];
-  /** Arguments of `REM` (after the TrID) taking `email` off `list`. */
-  removeArgs(list: ListName, email: string): string[];
-  /** Parses `ADD`/`REM` replies and notifications (args after the TrID). */
-  parseListChange(args: readonly string[]): ListChange | null;
+  /** Command (and args after the TrID) that puts `email` on / takes it off `list`. */
+  listChangeCommand(kind: ListChangeKind, list: ListName, email: string): { name: string; args: string[] };
+  /**
+   * Parses a list-change reply or server notification (`ADD`/`REM` here; `ADC` in MSNP10–12).
+   * Returns null when `command` is not one, or is malformed.
+   */
+  parseListChange(command: MsnCommand): ListChange | null;
 
   /** Command and args that set our own friendly name (already percent-encoded). */
   renameCommand(ownEmail: string, encodedName: string): { name: string; args: string[] };
@@ -283,31 +287,26 @@ class LegacyMd5Dialect implements Dialect {
     return args[0] || null;
   }
 
-  addArgs(list: ListName, email: string): string[] {
-    // The name argument is the address itself until the server knows better (official behaviour).
-    return [list, email, email];
+  listChangeCommand(kind: ListChangeKind, list: ListName, email: string): { name: string; args: string[] } {
+    // The name argument of ADD is the address itself until the server knows better (official
+    // client behaviour).
+    return kind === "add"
+      ? { name: "ADD", args: [list, email, email] }
+      : { name: "REM", args: [list, email] };
   }
 
-  removeArgs(list: ListName, email: string): string[] {
-    return [list, email];
-  }
-
-  parseListChange(args: readonly string[]): ListChange | null {
-    // Documented: list ver email [name [group]]. Escargot's ADD 0 RL puts ver first: ver list email name.
+  parseListChange(command: MsnCommand): ListChange | null {
+    if (command.name !== "ADD" && command.name !== "REM") return null;
+    const kind: ListChangeKind = command.name === "ADD" ? "add" : "remove";
+    // After the TrID, documented: list ver email [name [group]]. Escargot's ADD 0 RL puts the
+    // version first: ver list email name.
+    const args = command.args.slice(1);
     let list: string | undefined;
-    let rest: readonly string[];
-    if (isListName(args[0])) {
-      list = args[0];
-      rest = args.slice(2);
-    } else if (isListName(args[1])) {
-      list = args[1];
-      rest = args.slice(2);
-    } else {
-      return null;
-    }
-    const email = rest[0];
+    if (isListName(args[0])) list = args[0];
+    else if (isListName(args[1])) list = args[1];
+    const email = args[2];
     if (!isListName(list) || !email) return null;
-    return { list, email, friendlyName: rest[1] === undefined ? null : decodeParam(rest[1]) || email };
+    return { kind, list, email, friendlyName: args[3] === undefined ? null : decodeParam(args[3]) || email };
   }
 
   renameCommand(ownEmail: string, encodedName: string): { name: string; args: string[] } {

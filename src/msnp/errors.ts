@@ -135,6 +135,18 @@ export class FramingError extends MsnError {
   }
 }
 
+/** A TCP-level failure: connection refused, reset, unreachable host… `code` is Node's (`ECONNREFUSED`). */
+export class MsnNetworkError extends MsnError {
+  override readonly name = "MsnNetworkError";
+  readonly code: string | undefined;
+
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === "string" ? code : undefined;
+  }
+}
+
 /** The connection closed (or was already closed) before the operation could complete. */
 export class MsnConnectionClosedError extends MsnError {
   override readonly name = "MsnConnectionClosedError";

@@ -25,6 +25,7 @@ export {
   MsnConnectionClosedError,
   MsnDeliveryError,
   MsnError,
+  MsnNetworkError,
   MsnProtocolError,
   MsnServerError,
   MsnTimeoutError,

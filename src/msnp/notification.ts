@@ -4,7 +4,14 @@
  */
 import { md5LoginHash } from "./auth.js";
 import { MsnConnection } from "./connection.js";
-import { dialectFor, type Dialect, type ListChange, type ListSync, type PresenceUpdate } from "./dialect.js";
+import {
+  dialectFor,
+  type Dialect,
+  type ListChange,
+  type ListChangeKind,
+  type ListSync,
+  type PresenceUpdate,
+} from "./dialect.js";
 import { decodeParam, encodeParam } from "./encoding.js";
 import {
   FramingError,
@@ -510,11 +517,11 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
    */
   async addContact(email: string): Promise<void> {
     validateEmail(email);
-    await this.changeList("ADD", "FL", email);
+    await this.changeList("add", "FL", email);
     const current = this.getContact(email);
     if (current && !current.lists.allow && !current.lists.block) {
       try {
-        await this.changeList("ADD", "AL", current.email);
+        await this.changeList("add", "AL", current.email);
       } catch (error) {
         // 215: already there; 219: on BL meanwhile. Neither undoes the FL add.
         if (!(error instanceof MsnServerError && (error.code === 215 || error.code === 219))) throw error;
@@ -525,34 +532,34 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   /** Removes a contact from the forward list (they stay allowed, as with the official client). */
   async removeContact(email: string): Promise<void> {
     validateEmail(email);
-    await this.changeList("REM", "FL", this.getContact(email)?.email ?? email);
+    await this.changeList("remove", "FL", this.getContact(email)?.email ?? email);
   }
 
   /** Moves a contact from the allow list to the block list. */
   async block(email: string): Promise<void> {
     validateEmail(email);
     const spelled = this.getContact(email)?.email ?? email;
-    if (this.getContact(email)?.lists.allow) await this.changeList("REM", "AL", spelled);
-    if (!this.getContact(email)?.lists.block) await this.changeList("ADD", "BL", spelled);
+    if (this.getContact(email)?.lists.allow) await this.changeList("remove", "AL", spelled);
+    if (!this.getContact(email)?.lists.block) await this.changeList("add", "BL", spelled);
   }
 
   /** Moves a contact from the block list to the allow list. */
   async unblock(email: string): Promise<void> {
     validateEmail(email);
     const spelled = this.getContact(email)?.email ?? email;
-    if (this.getContact(email)?.lists.block) await this.changeList("REM", "BL", spelled);
-    if (!this.getContact(email)?.lists.allow) await this.changeList("ADD", "AL", spelled);
+    if (this.getContact(email)?.lists.block) await this.changeList("remove", "BL", spelled);
+    if (!this.getContact(email)?.lists.allow) await this.changeList("add", "AL", spelled);
   }
 
-  private async changeList(kind: "ADD" | "REM", list: OwnList, email: string): Promise<void> {
+  private async changeList(kind: ListChangeKind, list: OwnList, email: string): Promise<void> {
     const { connection, dialect } = this.requireConnected();
-    const args = kind === "ADD" ? dialect.addArgs(list, email) : dialect.removeArgs(list, email);
-    await connection.request(kind, args, undefined, {
+    const command = dialect.listChangeCommand(kind, list, email);
+    await connection.request(command.name, command.args, undefined, {
       // Applied synchronously: the server sends the contact's ILN right behind the ADD reply.
       onReply: (reply) => {
-        const change = dialect.parseListChange(reply.args.slice(1));
-        if (!change) throw new MsnProtocolError(`malformed ${kind} reply: ${reply.args.join(" ")}`);
-        this.applyListChange(kind, change);
+        const change = dialect.parseListChange(reply);
+        if (!change) throw new MsnProtocolError(`malformed ${reply.name} reply: ${reply.args.join(" ")}`);
+        this.applyListChange(change);
       },
     });
   }
@@ -635,13 +642,6 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         if (email) this.applyPresence({ email, status: "FLN", friendlyName: null });
         break;
       }
-      case "ADD":
-      case "REM": {
-        const change = this.currentDialect?.parseListChange(args.slice(1));
-        if (change) this.applyListChange(name, change);
-        else this.logger.warn(`malformed ${name} ignored`, { args });
-        break;
-      }
       case "REA": {
         const parsed = this.currentDialect?.parseRenameReply(args.slice(1));
         if (parsed && parsed.email?.toLowerCase() === this.ownEmail.toLowerCase()) {
@@ -670,12 +670,17 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         if (status !== undefined && isOwnStatus(status)) this.ownStatus = status;
         break;
       }
-      default:
-        if (/^\d{3}$/.test(name)) {
+      default: {
+        // List changes: server-initiated (TrID 0, e.g. `ADD 0 RL`) or late replies.
+        const change = this.currentDialect?.parseListChange(command);
+        if (change) {
+          this.applyListChange(change);
+        } else if (/^\d{3}$/.test(name)) {
           this.logger.warn("NS error reply without a pending request", { code: name, args });
         } else {
           this.logger.debug("NS ignoring command", { command: name });
         }
+      }
     }
   }
 
@@ -689,6 +694,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     if (existing && existing.status === update.status && existing.friendlyName === friendlyName) {
       return; // Escargot repeats NLN; only real changes are news.
     }
+    if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
     const contact = freezeContact({
       email: existing?.email ?? update.email,
       friendlyName,
@@ -697,31 +703,31 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       status: update.status,
     });
     this.contactMap.set(key, contact);
-    if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
     this.emit("presence", { contact, previousStatus, previousFriendlyName });
   }
 
-  private applyListChange(kind: "ADD" | "REM", change: ListChange): void {
+  private applyListChange(change: ListChange): void {
+    const adding = change.kind === "add";
     const key = change.email.toLowerCase();
     const existing = this.contactMap.get(key);
     const field = LIST_KEYS[change.list];
     const onList = existing?.lists[field] ?? false;
-    if (kind === "ADD" ? onList : !onList) {
+    if (adding === onList) {
       return; // no change (a repeated notification or a reply we already applied)
     }
     const lists: ContactLists = {
       ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }),
-      [field]: kind === "ADD",
+      [field]: adding,
     };
     const friendlyName =
-      kind === "ADD" && change.friendlyName && change.friendlyName !== change.email
+      adding && change.friendlyName && change.friendlyName !== change.email
         ? change.friendlyName
         : (existing?.friendlyName ?? change.friendlyName ?? change.email);
     const contact = freezeContact({
       email: existing?.email ?? change.email,
       friendlyName,
       lists,
-      groups: change.list === "FL" && kind === "REM" ? [] : [...(existing?.groups ?? [])],
+      groups: change.list === "FL" && !adding ? [] : [...(existing?.groups ?? [])],
       status: existing?.status ?? "FLN",
     });
     const onAnyList = lists.forward || lists.allow || lists.block || lists.reverse;
@@ -729,10 +735,9 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     else this.contactMap.delete(key);
 
     if (change.list === "RL") {
-      if (kind === "ADD")
-        this.emit("reverseListAdd", { email: contact.email, friendlyName: contact.friendlyName });
+      if (adding) this.emit("reverseListAdd", { email: contact.email, friendlyName: contact.friendlyName });
       else this.emit("reverseListRemove", { email: contact.email });
-    } else if (kind === "ADD") {
+    } else if (adding) {
       this.emit("contactAdded", { contact, list: change.list });
     } else {
       this.emit("contactRemoved", {

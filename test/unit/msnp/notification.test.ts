@@ -15,6 +15,7 @@ import type { NotificationEvents, NotificationSession } from "../../../src/msnp/
 import {
   MsnArgumentError,
   MsnConnectionClosedError,
+  MsnNetworkError,
   MsnProtocolError,
   MsnServerError,
   MsnTimeoutError,
@@ -223,8 +224,10 @@ describe("NotificationSession login (seed transcript, byte for byte)", () => {
     await server.close();
     const session = track(newAliceSession(port));
     const closed = nextEvent(session, "closed");
-    await assert.rejects(session.connect());
-    assert.equal((await closed).reason, "socket-error");
+    await assert.rejects(session.connect(), MsnNetworkError);
+    const event = await closed;
+    assert.equal(event.reason, "socket-error");
+    assert.ok(event.error instanceof MsnNetworkError);
     server = await ScriptServer.start();
   });
 
