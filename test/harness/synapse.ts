@@ -311,18 +311,16 @@ class SynapseProcess implements SynapseHandle {
     } finally {
       closeSync(consoleFd);
     }
+    let spawnError: Error | undefined;
+    this.child.once("error", (err) => (spawnError = err));
     if (this.child.pid !== undefined) {
       await writeFile(join(this.dataDir, PID_FILE), `${this.child.pid}\n`);
     }
-    const exited = waitForExit(this.child);
-    let spawnError: Error | undefined;
-    this.child.once("error", (err) => (spawnError = err));
 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     let lastError = "";
     while (Date.now() < deadline) {
       if (spawnError || this.child.exitCode !== null || this.child.signalCode !== null) {
-        await exited.catch(() => undefined);
         const why = spawnError
           ? `could not spawn: ${spawnError.message}`
           : `exited early (code ${this.child.exitCode}, signal ${this.child.signalCode})`;
@@ -408,7 +406,8 @@ class SynapseProcess implements SynapseHandle {
 
   private async doStop(): Promise<void> {
     const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
+    // No pid: spawn itself failed, there is nothing to wait for.
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = waitForExit(child);
       child.kill("SIGTERM");
       // Unref'd: the child handle keeps the loop alive until it exits; the guard must not outlive it.
@@ -441,10 +440,11 @@ export class SynapseStartError extends Error {
   }
 }
 
-async function isOurSynapse(pid: number, name: string): Promise<boolean> {
+/** Whether `pid` is still the launcher/Synapse of run `name`: every stage's argv names its data dir. */
+async function isRunAlive(pid: number, name: string): Promise<boolean> {
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.includes("synapse.app.homeserver") && cmdline.includes(name);
+    return cmdline.includes(name);
   } catch {
     return false;
   }
@@ -467,7 +467,7 @@ async function sweepStaleRuns(root: string): Promise<void> {
     let stale: boolean;
     const pidText = await readFile(join(dataDir, PID_FILE), "utf8").catch(() => undefined);
     if (pidText !== undefined) {
-      stale = !(await isOurSynapse(Number(pidText.trim()), name));
+      stale = !(await isRunAlive(Number(pidText.trim()), name));
     } else {
       const info = await stat(dataDir).catch(() => undefined);
       stale = info === undefined || Date.now() - info.mtimeMs > 10 * 60_000;
@@ -479,7 +479,7 @@ async function sweepStaleRuns(root: string): Promise<void> {
     } catch {
       continue;
     }
-    await rm(dataDir, { recursive: true, force: true });
+    if (process.env["KEEP_TEST_DATA"] !== "1") await rm(dataDir, { recursive: true, force: true });
   }
 }
 
