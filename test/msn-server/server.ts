@@ -49,7 +49,10 @@ export interface MsnTestServerOptions {
   redirectNs?: { host: string; port: number; times?: number } | null;
   /** Maintenance mode: logins get 500. Default false. */
   maintenance?: boolean;
-  /** How many wire records to keep (oldest dropped first). Default 100 000. */
+  /**
+   * How many wire records to keep for received()/transcript() (oldest dropped first); 0 keeps none
+   * (benchmarks). Waits and events work either way. Default 50 000.
+   */
   maxRecords?: number;
   /** Diagnostic messages (dropped connections, handler errors). Default: discarded. */
   log?: (message: string) => void;
@@ -145,7 +148,7 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
           this.safeEmit("log", message);
         },
       },
-      options.maxRecords ?? 100_000,
+      options.maxRecords ?? 50_000,
     );
     if (options.redirectNs) this.redirectNs(options.redirectNs, options.redirectNs.times);
     const specs = options.accounts ?? [];

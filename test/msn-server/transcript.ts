@@ -41,7 +41,8 @@ interface Waiter {
 
 /**
  * The server's wire log: every line in and out, attributable to accounts, with waiting helpers.
- * Bounded (oldest records are dropped beyond `limit`) so long benchmarks do not grow without end.
+ * Bounded (oldest records are dropped beyond `limit`; 0 keeps none but waits still see new lines)
+ * so long benchmarks do not grow without end.
  */
 export class Transcript {
   private records: WireRecord[] = [];
@@ -73,7 +74,7 @@ export class Transcript {
       pending.push(full as { email: string | undefined });
       this.unattributed.set(record.connectionId, pending);
     }
-    this.records.push(full);
+    if (this.limit > 0) this.records.push(full);
     // Trim in batches so that a full log costs amortised O(1) per line, not a shift per line.
     if (this.records.length > this.limit + Math.max(1, this.limit >> 2)) {
       this.records.splice(0, this.records.length - this.limit);

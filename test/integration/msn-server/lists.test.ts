@@ -6,7 +6,12 @@ import { goOnline, login, type RawClient } from "./raw-client.js";
 
 const ALICE = { email: "alice@example.com", password: "a", name: "Alice" };
 const BOB = { email: "bob@example.com", password: "b", name: "Bob B" };
-const CAROL = { email: "carol@example.com", password: "c", name: "Carol" };
+const CAROL = {
+  email: "carol@example.com",
+  password: "c",
+  name: "Carol",
+  phones: { PHH: "+1 555 0100", MOB: "Y" },
+};
 
 describe("MSN test server: list sync and list changes (MSNP7)", () => {
   let server: MsnTestServer;
@@ -157,5 +162,20 @@ describe("MSN test server: list sync and list changes (MSNP7)", () => {
     assert.equal((await a.next("REA")).line, "REA 60 2 alice@example.com Alice%20the%20Great");
     assert.equal((await b.next("NLN")).line, "NLN NLN alice@example.com Alice%20the%20Great");
     assert.equal(server.account(ALICE.email)!.name, "Alice the Great");
+  });
+
+  test("a contact's published phone numbers follow its LST lines as BPR", async () => {
+    server.befriend(ALICE.email, CAROL.email);
+    const a = await as(ALICE);
+    a.send("SYN 70 0");
+    const lines: string[] = [];
+    for (;;) {
+      const r = await a.next();
+      lines.push(r.line);
+      if (r.name === "BLP") break;
+    }
+    const fl = lines.indexOf("LST 70 FL 1 1 1 carol@example.com Carol 0");
+    assert.ok(fl >= 0, lines.join(" | "));
+    assert.deepEqual(lines.slice(fl + 1, fl + 3), ["BPR 1 PHH +1%20555%200100", "BPR 1 MOB Y"]);
   });
 });
