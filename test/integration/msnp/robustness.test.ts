@@ -18,6 +18,7 @@ describe("msnp client against the MSN test server: bad server input", () => {
 
   test("unknown commands, stray errors and odd-but-valid lines are ignored", async () => {
     const alice = await h.login(ALICE);
+    // The UBX at the end carries the 3-byte payload "abc" (MSNP11+ presence data; ignored here).
     h.server.injectRaw(
       ALICE.email,
       "XYZ 0 what\r\nQNG\r\n999 77\r\nNLN\r\nFLN\r\nILN 5\r\nADD 0\r\nRNG\r\nOUX SSD\r\nUBX bob@example.com 3\r\nabc",
