@@ -24,8 +24,6 @@ export interface ConnectionObserver {
   handlerError(conn: MsnpConnection, cmd: InboundCommand, error: unknown): void;
 }
 
-const SEND: ReplyDecision = { action: "send" };
-
 /**
  * One client TCP connection speaking MSNP (NS or SB). Owns the socket, the reader and the
  * bookkeeping every handler needs: which command is being answered right now (for reply rules),
@@ -34,6 +32,8 @@ const SEND: ReplyDecision = { action: "send" };
 export class MsnpConnection {
   /** The account this connection acts for, once known (USR I on the NS, USR/ANS on the SB). */
   email: string | undefined;
+  /** Handles each received command; set by the session (NS or SB) that owns the connection. */
+  handler: ((cmd: InboundCommand) => void) | undefined;
   private readonly reader: CommandReader;
   private request: InboundCommand | undefined;
   private closedFlag = false;
@@ -74,11 +74,6 @@ export class MsnpConnection {
   onClose(handler: () => void): void {
     if (this.closedFlag) handler();
     else this.closeHandlers.push(handler);
-  }
-
-  /** The command currently being handled on this connection (replies are attributed to it). */
-  get currentRequest(): InboundCommand | undefined {
-    return this.request;
   }
 
   /** Sends one command line (and payload, whose byte length is appended as the last token). */
@@ -172,9 +167,6 @@ export class MsnpConnection {
     }
   }
 
-  /** Set by the session that owns this connection. */
-  handler: ((cmd: InboundCommand) => void) | undefined;
-
   private markClosed(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
@@ -187,5 +179,3 @@ export class MsnpConnection {
     }
   }
 }
-
-export { SEND as SEND_DECISION };
