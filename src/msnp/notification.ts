@@ -131,6 +131,16 @@ function parseAddress(address: string): { host: string; port: number } | null {
 
 const MAX_FRIENDLY_NAME_ENCODED = 387;
 
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) throw new MsnArgumentError(`${name} must be a number ≥ 0`);
+  return value;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new MsnArgumentError(`${name} must be a number > 0`);
+  return value;
+}
+
 export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   private readonly options: Required<
     Pick<
@@ -158,6 +168,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   /** Set when the server told us why it is closing (`OUT OTH`) before the socket goes. */
   private serverCloseReason: NotificationCloseReason | null = null;
   private readonly switchboards = new Set<SwitchboardSession>();
+  private closing: Promise<void> | null = null;
 
   constructor(options: NotificationSessionOptions) {
     super();
@@ -171,14 +182,19 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     if (options.initialStatus !== undefined && !isOwnStatus(options.initialStatus)) {
       throw new MsnArgumentError(`invalid initial status ${JSON.stringify(options.initialStatus)}`);
     }
+    // `??` per field: an explicit `undefined` (common when options come from config) means default.
     this.options = {
-      requestTimeoutMs: 15_000,
-      connectTimeoutMs: 15_000,
-      pingIntervalMs: 50_000,
-      maxMissedPongs: 2,
-      maxRedirects: 3,
       ...options,
+      requestTimeoutMs: positive(options.requestTimeoutMs ?? 15_000, "requestTimeoutMs"),
+      connectTimeoutMs: positive(options.connectTimeoutMs ?? 15_000, "connectTimeoutMs"),
+      pingIntervalMs: positive(options.pingIntervalMs ?? 50_000, "pingIntervalMs"),
+      maxMissedPongs: positive(options.maxMissedPongs ?? 2, "maxMissedPongs"),
+      maxRedirects: nonNegative(options.maxRedirects ?? 3, "maxRedirects"),
     };
+    if (options.maxPayloadBytes !== undefined) positive(options.maxPayloadBytes, "maxPayloadBytes");
+    if (!options.host || !Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+      throw new MsnArgumentError(`invalid server address ${String(options.host)}:${String(options.port)}`);
+    }
     this.versions = [...versions];
     this.logger = options.logger ?? NULL_LOGGER;
     this.ownEmail = options.email;
@@ -271,8 +287,13 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   }
 
   /** Logs off (`OUT`) and closes every switchboard this session opened. Idempotent. */
-  async close(): Promise<void> {
-    if (this.state === "closed" || this.state === "closing") return;
+  close(): Promise<void> {
+    if (this.state === "closed") return Promise.resolve();
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
     const connection = this.connection;
     if (this.state !== "connected" || !connection) {
       this.shutdown("local");

@@ -11,7 +11,7 @@ import {
   playFullLogin,
   playLogin,
 } from "./ns-script.js";
-import type { NotificationEvents, NotificationSession } from "../../../src/msnp/notification.js";
+import { NotificationSession, type NotificationEvents } from "../../../src/msnp/notification.js";
 import {
   MsnArgumentError,
   MsnConnectionClosedError,
@@ -64,6 +64,35 @@ afterEach(async () => {
     await session.close().catch(() => undefined);
   }
   await server.close();
+});
+
+describe("NotificationSession options", () => {
+  test("invalid options are refused up front", () => {
+    const base = { host: "127.0.0.1", port: 1863, email: ALICE, password: "pw" };
+    assert.throws(() => new NotificationSession({ ...base, email: "not an address" }), MsnArgumentError);
+    assert.throws(() => new NotificationSession({ ...base, password: "" }), MsnArgumentError);
+    assert.throws(() => new NotificationSession({ ...base, port: 0 }), MsnArgumentError);
+    assert.throws(() => new NotificationSession({ ...base, versions: [] }), MsnArgumentError);
+    assert.throws(() => new NotificationSession({ ...base, versions: ["MSNP8"] }), /not supported/);
+    assert.throws(() => new NotificationSession({ ...base, pingIntervalMs: 0 }), MsnArgumentError);
+    assert.throws(() => new NotificationSession({ ...base, requestTimeoutMs: Number.NaN }), MsnArgumentError);
+    assert.throws(
+      () => new NotificationSession({ ...base, initialStatus: "FLN" as never }),
+      MsnArgumentError,
+    );
+  });
+
+  test("explicit undefined options fall back to defaults", async () => {
+    const session = track(
+      newAliceSession(server.port, { pingIntervalMs: undefined, requestTimeoutMs: undefined }),
+    );
+    const connecting = session.connect();
+    const peer = await server.nextPeer();
+    await playFullLogin(peer);
+    await connecting;
+    assert.equal(session.protocolVersion, "MSNP7");
+    assert.ok(await peer.silentFor(50), "no PNG storm from a zero/NaN interval");
+  });
 });
 
 describe("NotificationSession login (seed transcript, byte for byte)", () => {
