@@ -294,16 +294,18 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
     });
   }
 
-  /** Leaves the session (`OUT`) and closes the connection. */
-  async close(): Promise<void> {
-    if (this.closeReason) return;
-    this.closing = true;
-    try {
-      this.connection.send("OUT", []);
-    } catch {
-      // Already closing: nothing to say goodbye on.
+  /** Leaves the session (`OUT`) and closes the connection. Idempotent. */
+  close(): Promise<void> {
+    if (this.closeReason) return Promise.resolve();
+    if (!this.closing) {
+      this.closing = true;
+      try {
+        this.connection.send("OUT", []);
+      } catch {
+        // Already closing: nothing to say goodbye on.
+      }
     }
-    await this.connection.close();
+    return this.connection.close();
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
