@@ -130,6 +130,16 @@ export async function startBridge(
 
   await appservice.initialise();
   await appservice.listen(opts.port ?? config.appservice.port, config.appservice.hostname);
+  // The homeserver's ping (Matrix 1.7, POST /_matrix/app/v1/ping) lets operators and Synapse check
+  // the bridge is reachable; a successful ping also makes Synapse retry backed-off transactions.
+  appservice.addAppServicePath({
+    method: "POST",
+    path: "/_matrix/app/v1/ping",
+    authenticate: true,
+    handler: (_req, res) => {
+      res.status(200).json({});
+    },
+  });
   log.info("appservice listening", {
     hostname: config.appservice.hostname,
     port: opts.port ?? config.appservice.port,

@@ -9,7 +9,7 @@ import type { MatrixPort } from "./matrix-port.js";
 import type { Log } from "./log.js";
 import type { MsnContact, NotificationFactory, NotificationPort, SwitchboardPort } from "./msn-ports.js";
 import type { BackoffOptions } from "./backoff.js";
-import { Portal } from "./portal.js";
+import { bufferSwitchboardEvents, Portal } from "./portal.js";
 import { Puppet } from "./puppet.js";
 import { describeMsnError, isAuthFailure, UserFacingError } from "./errors.js";
 import { matrixPresenceFor, msnStatusForMatrix, type MsnStatus } from "./presence.js";
@@ -226,19 +226,26 @@ export class BridgeCore {
 
   /** An answered invitation or a freshly opened SB finds its portal by who is in it. */
   async routeSwitchboard(puppet: Puppet, sb: SwitchboardPort): Promise<void> {
+    const buffer = bufferSwitchboardEvents(sb);
     const others = [...sb.participants.keys()];
     if (others.length === 0) {
+      buffer.take();
       await sb.close();
       return;
     }
-    for (const [email, name] of sb.participants) {
-      await this.updateGhostName(email, name);
+    try {
+      for (const [email, name] of sb.participants) await this.updateGhostName(email, name);
+      const portal =
+        others.length === 1
+          ? await this.dmPortal(puppet, others[0]!)
+          : await this.groupPortal(puppet, others, null);
+      this.log.debug("switchboard routed", { roomId: portal.roomId, participants: others });
+      portal.attachSwitchboard(sb, buffer.take());
+    } catch (e) {
+      buffer.take();
+      await sb.close().catch(() => undefined);
+      throw e;
     }
-    const portal =
-      others.length === 1
-        ? await this.dmPortal(puppet, others[0]!)
-        : await this.groupPortal(puppet, others, null);
-    portal.attachSwitchboard(sb);
   }
 
   private async updateGhostName(email: string, name: string): Promise<void> {
@@ -253,10 +260,18 @@ export class BridgeCore {
   }
 
   async formGroup(puppet: Puppet, from: Portal, sb: SwitchboardPort): Promise<void> {
+    const buffer = bufferSwitchboardEvents(sb);
     const others = [...sb.participants.keys()];
-    for (const [email, name] of sb.participants) await this.updateGhostName(email, name);
-    const group = await this.groupPortal(puppet, others, from.roomId);
-    group.attachSwitchboard(sb);
+    let group: Portal;
+    try {
+      for (const [email, name] of sb.participants) await this.updateGhostName(email, name);
+      group = await this.groupPortal(puppet, others, from.roomId);
+    } catch (e) {
+      buffer.take();
+      await sb.close().catch(() => undefined);
+      throw e;
+    }
+    group.attachSwitchboard(sb, buffer.take());
     const names = others.join(", ");
     await this.matrix.sendMessage(from.record.participants[0] ?? null, from.roomId, {
       msgtype: "m.notice",
@@ -280,6 +295,7 @@ export class BridgeCore {
       const ns = puppet.ns;
       const contact = ns?.contacts.get(key);
       await this.updateGhostName(contact?.email ?? email, contact?.friendlyName ?? email);
+      this.log.debug("creating a DM portal", { userId: puppet.userId, contact: key });
       const roomId = await this.matrix.createDirectRoom(contact?.email ?? email, puppet.userId);
       return this.registerPortal(puppet, {
         roomId,

@@ -28,6 +28,40 @@ export interface PortalOptions {
   typingRepeatMs: number;
 }
 
+export type BufferedEvent = {
+  [K in keyof SwitchboardPortEvents]: { event: K; payload: SwitchboardPortEvents[K] };
+}[keyof SwitchboardPortEvents];
+
+/**
+ * Records an SB's events until a portal takes it over, so nothing it says while the bridge
+ * looks up or creates the room is lost. `take()` stops recording and hands the events over.
+ */
+export function bufferSwitchboardEvents(sb: SwitchboardPort): { take(): BufferedEvent[] } {
+  const events: BufferedEvent[] = [];
+  const names: (keyof SwitchboardPortEvents)[] = [
+    "message",
+    "typing",
+    "nudge",
+    "join",
+    "leave",
+    "unsupported",
+    "closed",
+  ];
+  const listeners = names.map((event) => {
+    const listener = (payload: unknown): void => {
+      events.push({ event, payload } as BufferedEvent);
+    };
+    sb.on(event, listener as never);
+    return { event, listener };
+  });
+  return {
+    take() {
+      for (const { event, listener } of listeners) sb.off(event, listener as never);
+      return events;
+    },
+  };
+}
+
 type Handlers = { [K in keyof SwitchboardPortEvents]: (payload: SwitchboardPortEvents[K]) => void };
 
 export class Portal {
@@ -65,7 +99,12 @@ export class Portal {
     return this.record.kind === "dm" ? (this.record.participants[0] ?? null) : null;
   }
 
-  attachSwitchboard(sb: SwitchboardPort): void {
+  /**
+   * Starts listening to an SB. `earlier` are events it emitted before this portal was known
+   * (a contact's first message can arrive while the room is still being created); they are
+   * handled first, in order.
+   */
+  attachSwitchboard(sb: SwitchboardPort, earlier: readonly BufferedEvent[] = []): void {
     if (this.switchboards.has(sb)) return;
     const handlers: Handlers = {
       message: (m) => {
@@ -100,6 +139,7 @@ export class Portal {
     }
     this.switchboards.set(sb, handlers);
     this.active = sb;
+    for (const { event, payload } of earlier) (handlers[event] as (p: unknown) => void)(payload);
   }
 
   /** Stops listening to an SB without closing it (it may move to another portal). */

@@ -9,17 +9,9 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Matrix bodies use LF; MSN text uses CRLF (bare CR or LF misbehave in official clients). */
-export function toCrlf(text: string): string {
-  return text.replace(/\r\n|\r|\n/g, "\r\n");
-}
-
-export function toLf(text: string): string {
-  return text.replace(/\r\n|\r/g, "\n");
-}
-
+/** `text` comes from the protocol client with line breaks already normalised to LF. */
 export function msnTextToMatrix(text: string, format?: MsnTextFormat): MatrixMessageContent {
-  const body = toLf(text);
+  const body = text;
   const content: MatrixMessageContent = { msgtype: "m.text", body };
   if (!format) return content;
   let html = escapeHtml(body).replace(/\n/g, "<br>");

@@ -101,12 +101,19 @@ function waitUntil<T>(
   const now = check();
   if (now !== undefined) return Promise.resolve(now);
   return new Promise<T>((resolve, reject) => {
-    let unsubscribe = (): void => undefined;
+    let unsubscribeEvents = (): void => undefined;
+    // Events are the fast path; the poll catches state the SDK stores without the event we
+    // listen to (a brand-new invited room arrives through ClientEvent.Room, not MyMembership).
+    const poll = setInterval(() => recheck(), 100);
+    const unsubscribe = (): void => {
+      clearInterval(poll);
+      unsubscribeEvents();
+    };
     const timer = setTimeout(() => {
       unsubscribe();
       reject(new WaitTimeoutError(what, timeoutMs));
     }, timeoutMs);
-    unsubscribe = subscribe(() => {
+    const recheck = (): void => {
       let value: T | undefined;
       try {
         value = check();
@@ -120,7 +127,8 @@ function waitUntil<T>(
       clearTimeout(timer);
       unsubscribe();
       resolve(value);
-    });
+    };
+    unsubscribeEvents = subscribe(recheck);
   });
 }
 

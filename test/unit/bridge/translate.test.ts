@@ -1,18 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  matrixMessageToMsn,
-  msnTextToMatrix,
-  stripReplyFallback,
-  toCrlf,
-} from "../../../src/bridge/translate.js";
+import { matrixMessageToMsn, msnTextToMatrix, stripReplyFallback } from "../../../src/bridge/translate.js";
 
 const media = (mxc: string): string | null =>
   mxc.startsWith("mxc://") ? `https://hs/dl/${mxc.slice(6)}` : null;
 
 describe("MSN → Matrix", () => {
-  test("plain text keeps line breaks as LF and has no HTML", () => {
-    assert.deepEqual(msnTextToMatrix("a\r\nb"), { msgtype: "m.text", body: "a\nb" });
+  test("plain text has no HTML; line breaks become <br> when formatted", () => {
+    assert.deepEqual(msnTextToMatrix("a\nb"), { msgtype: "m.text", body: "a\nb" });
+    assert.equal(msnTextToMatrix("a\nb", { bold: true }).formatted_body, "<strong>a<br>b</strong>");
   });
 
   test("bold, italic and colour become escaped HTML", () => {
@@ -82,9 +78,5 @@ describe("Matrix → MSN", () => {
       kind: "text",
       text: "> quoted",
     });
-  });
-
-  test("every kind of line break becomes CRLF", () => {
-    assert.equal(toCrlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
   });
 });
