@@ -96,6 +96,13 @@ export class BridgeCore {
   /** Connects once with the given credentials; stores them only when the server accepts them. */
   async login(userId: string, email: string, password: string): Promise<string> {
     validateEmail(email);
+    // The old connection goes first: on MSN a second login of the same account kicks the first
+    // with OUT OTH, which the old puppet would report as "logged in elsewhere".
+    const old = this.puppets.get(userId);
+    if (old) {
+      await old.stop();
+      this.puppets.delete(userId);
+    }
     const ns = this.createNotification({ email, password });
     try {
       await this.loginLimiter.add(() => ns.connect());
@@ -104,8 +111,6 @@ export class BridgeCore {
       if (isAuthFailure(e)) throw new UserFacingError("❌ Login failed: wrong e-mail address or password.");
       throw new UserFacingError(`❌ Login failed: ${describeMsnError(e)}.`);
     }
-    const old = this.puppets.get(userId);
-    if (old) await old.stop();
     const login: LoginRecord = {
       userId,
       email: ns.email,
@@ -113,10 +118,11 @@ export class BridgeCore {
       autoConnect: true,
       friendlyName: ns.friendlyName,
     };
-    await this.store.upsertLogin(login);
+    // Adopt before any other await: the session holds back its events only until then.
     const puppet = new Puppet(this, login);
     this.puppets.set(userId, puppet);
     puppet.adopt(ns);
+    await this.store.upsertLogin(login);
     const count = [...ns.contacts.values()].filter((c) => c.lists.forward).length;
     return `✅ Logged in to MSN as ${ns.email} (${ns.friendlyName}) using ${ns.protocolVersion}. ${count} contacts.`;
   }

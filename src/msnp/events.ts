@@ -38,7 +38,32 @@ export class TypedEventEmitter<Events extends EventMap> {
     return this.emitter.listenerCount(event);
   }
 
+  /**
+   * While set, events are queued instead of delivered. Sessions hold their events until the
+   * code awaiting their connect has had its turn to attach listeners: a command in the same TCP
+   * read as the last login reply is parsed before that code runs, and would otherwise be lost.
+   */
+  private held: { event: keyof Events & string; payload: unknown }[] | null = null;
+
+  protected holdEvents(): void {
+    this.held ??= [];
+  }
+
+  /** Delivers held events after the current microtasks (where awaiting callers continue). */
+  protected releaseEventsSoon(): void {
+    setImmediate(() => {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const { event, payload } of held) this.deliver(event, payload as Events[typeof event]);
+    });
+  }
+
   protected emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
+    if (this.held) this.held.push({ event, payload });
+    else this.deliver(event, payload);
+  }
+
+  private deliver<K extends keyof Events & string>(event: K, payload: Events[K]): void {
     for (const listener of this.emitter.rawListeners(event)) {
       try {
         (listener as Listener<Events[K]>).call(this, payload);

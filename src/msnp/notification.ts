@@ -258,6 +258,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       throw new MsnArgumentError("connect() may only be called once per session");
     }
     this.state = "connecting";
+    this.holdEvents();
     try {
       await this.login();
       await this.synchronise();
@@ -274,6 +275,8 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       const err = error instanceof Error ? error : new Error(String(error));
       this.shutdown(this.failureReason(err), err);
       throw err;
+    } finally {
+      this.releaseEventsSoon();
     }
   }
 

@@ -103,12 +103,6 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
   private closing = false;
   /** Serialises outgoing messages so chunks of two messages never interleave. */
   private sendChain: Promise<unknown> = Promise.resolve();
-  /**
-   * Events that arrive before the caller holds the session (a message in the same TCP read as
-   * `ANS OK` is parsed before the connect promise's continuation runs) are held back and
-   * delivered once the caller had its chance to attach listeners; null once released.
-   */
-  private held: { event: keyof SwitchboardEvents & string; payload: unknown }[] | null = [];
 
   private constructor(
     connection: MsnConnection,
@@ -121,6 +115,7 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
     this.logger = options.logger ?? NULL_LOGGER;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     this.session = sessionId;
+    this.holdEvents();
     connection.on("command", (command) => this.onCommand(command));
     connection.on("close", ({ error }) => this.onConnectionClose(error));
   }
@@ -154,7 +149,7 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
       );
       if (reply.args[1] !== "OK")
         throw new MsnProtocolError(`unexpected switchboard USR reply: ${reply.args.join(" ")}`);
-      sb.releaseHeldEvents();
+      sb.releaseEventsSoon();
       return sb;
     } catch (error) {
       sb.abort(error);
@@ -176,29 +171,12 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
       );
       if (reply.args[1] !== "OK")
         throw new MsnProtocolError(`unexpected switchboard ANS reply: ${reply.args.join(" ")}`);
-      sb.releaseHeldEvents();
+      sb.releaseEventsSoon();
       return sb;
     } catch (error) {
       sb.abort(error);
       throw error;
     }
-  }
-
-  protected override emit<K extends keyof SwitchboardEvents & string>(
-    event: K,
-    payload: SwitchboardEvents[K],
-  ): void {
-    if (this.held) this.held.push({ event, payload });
-    else super.emit(event, payload);
-  }
-
-  /** After the current microtasks: the code that awaited the connect has attached its listeners. */
-  private releaseHeldEvents(): void {
-    setImmediate(() => {
-      const held = this.held ?? [];
-      this.held = null;
-      for (const { event, payload } of held) super.emit(event, payload as never);
-    });
   }
 
   /** Session id (from `RNG`, or from the first `CAL … RINGING`); null before the first invite. */

@@ -208,7 +208,7 @@ describe("bridge end to end (Synapse + MSN test server)", { timeout: 300_000 }, 
     await bridge.kill();
     await waitFor("the MSN server to see the puppet drop", () => !msn.isOnline(ALICE.email), 10_000);
     await bridge.start();
-    await waitFor("the puppet to log back in", () => msn.isOnline(ALICE.email), 20_000);
+    await waitFor("the puppet to log back in", () => msn.statusOf(ALICE.email) === "NLN", 20_000);
     const sb = await bob.chatWith(ALICE.email);
     await sb.sendText("after the restart");
     await user.waitForMessage(bobRoom, "after the restart", 20_000);

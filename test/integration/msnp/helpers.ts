@@ -54,6 +54,9 @@ export class Harness {
   ): Promise<NotificationSession> {
     const session = this.session(account, options);
     await session.connect();
+    // Login-time events (ILN burst, profile message) are delivered just after connect() resolves;
+    // let them pass so tests observe only what happens afterwards.
+    await new Promise((resolve) => setImmediate(resolve));
     return session;
   }
 

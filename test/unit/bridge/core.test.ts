@@ -104,7 +104,7 @@ describe("bridge core", () => {
     await until(() => core.portalCount === 1);
     sb.fire("typing", { from: "bob@msn.test" });
     sb.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "one" });
-    sb.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "two\r\nlines" });
+    sb.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "two\nlines" });
     await core.drain();
     const roomId = matrix.rooms[0]!.roomId;
     assert.deepEqual(

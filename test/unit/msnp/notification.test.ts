@@ -48,8 +48,12 @@ async function loggedIn(extra: Parameters<typeof newAliceSession>[1] = {}): Prom
   const peer = await server.nextPeer();
   await playFullLogin(peer);
   await connecting;
+  await flushHeldEvents();
   return { session, peer };
 }
+
+/** Login-time events are delivered just after connect() resolves (see TypedEventEmitter). */
+const flushHeldEvents = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const tick = (ms = 20): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,6 +107,7 @@ describe("NotificationSession login (seed transcript, byte for byte)", () => {
     const peer = await server.nextPeer();
     await playFullLogin(peer, { versions: "MSNP7 MSNP6 MSNP5" });
     await connecting;
+    await flushHeldEvents();
 
     assert.equal(session.email, ALICE);
     assert.equal(session.friendlyName, "Alice");
