@@ -136,6 +136,12 @@ export class EventRouter {
       await this.d.leave(null, ev.room_id, "You are not allowed to use this bridge.");
       return;
     }
+    if (ev.content.is_direct !== true) {
+      // The bot's only room with a user is their management room: a DM. Joining group rooms would
+      // let it be pulled anywhere and make every room's messages look like commands.
+      await this.d.leave(null, ev.room_id, "I only take commands in a direct chat: start a DM with me.");
+      return;
+    }
     await this.d.joinAsBot(ev.room_id);
     await this.d.store.setManagementRoom(ev.sender, ev.room_id);
     await this.d.matrix.sendBotNotice(

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EventType } from "matrix-js-sdk";
+import { EventType, RelationType } from "matrix-js-sdk";
 import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
@@ -18,6 +18,7 @@ const ALICE = { email: "alice@hotmail.test", password: "alice-pw", name: "Alice"
 const BOB = { email: "bob@hotmail.test", password: "bob-pw", name: "Bob Builder" };
 const CAROL = { email: "carol@hotmail.test", password: "carol-pw", name: "Carol ♥" };
 const DAVE = { email: "dave@hotmail.test", password: "dave-pw", name: "Dave" };
+const ERIN = { email: "erin@hotmail.test", password: "erin-pw", name: "Erin" };
 const ghost = (email: string): string => `@msn_${email.replace("@", "=40")}:${DOMAIN}`;
 const STEP = { timeout: 60_000 };
 
@@ -46,7 +47,7 @@ describe("bridge end to end (Synapse + MSN test server)", { timeout: 300_000 }, 
   }
 
   before(async () => {
-    msn = new MsnTestServer({ accounts: [ALICE, BOB, CAROL, DAVE] });
+    msn = new MsnTestServer({ accounts: [ALICE, BOB, CAROL, DAVE, ERIN] });
     await msn.start();
     for (const other of [BOB, CAROL, DAVE]) {
       msn.befriend(ALICE.email, other.email);
@@ -62,6 +63,7 @@ describe("bridge end to end (Synapse + MSN test server)", { timeout: 300_000 }, 
       appservicePort: await freePort(),
       msnHost: msn.host,
       msnPort: msn.nsPort,
+      bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
     });
     bridge.generateRegistration();
     synapse = await startSynapse({
@@ -274,5 +276,101 @@ describe("bridge end to end (Synapse + MSN test server)", { timeout: 300_000 }, 
     assert.match(notice.getContent().body as string, /Dave \(dave@hotmail\.test\) is offline/);
     assert.equal(notice.getContent()["m.relates_to"]?.["m.in_reply_to"]?.event_id, eventId);
     assert.equal(notice.getType(), EventType.RoomMessage);
+  });
+
+  test("10. someone adding the user is announced with how to accept; `add` accepts", STEP, async () => {
+    const erin = new MsnContact(ERIN.email, ERIN.password, { host: msn.host, port: msn.nsPort });
+    await erin.login();
+    try {
+      await erin.ns!.addContact(ALICE.email);
+      await user.waitForMessage(mgmtRoom, (body) =>
+        body.includes(
+          "Erin (erin@hotmail.test) added you to their MSN contact list. To add them back, say `add erin@hotmail.test`.",
+        ),
+      );
+      await command(`add ${ERIN.email}`, /^Added erin@hotmail\.test/);
+      assert.ok(msn.account(ALICE.email)!.lists.FL.some((e) => e.toLowerCase() === ERIN.email));
+      const contacts = await command("contacts", /contacts online:/);
+      assert.match(contacts, /• Erin \(erin@hotmail\.test\) — online/);
+      assert.match(contacts, /• Dave \(dave@hotmail\.test\) — offline/);
+    } finally {
+      await erin.logout();
+    }
+  });
+
+  test("11. `presence` and `nick` change what contacts see", STEP, async () => {
+    await command("presence busy", /now busy/);
+    await waitFor("Bob to see Alice busy", () => bob.ns!.contacts.get(ALICE.email)?.status === "BSY");
+    await command("nick Alice 100% ✓", /friendly name is now “Alice 100% ✓”/);
+    await waitFor(
+      "Bob to see the new name",
+      () => bob.ns!.contacts.get(ALICE.email)?.friendlyName === "Alice 100% ✓",
+    );
+    await command("presence online", /now online/);
+  });
+
+  test("12. what MSN cannot carry gets a not-bridged notice; unknown commands get help", STEP, async () => {
+    const target = await user.sendText(bobRoom, "react to me");
+    await bob.waitForMessage((m) => m.text === "react to me");
+    const messagesToMsn = (): number =>
+      msn.received(ALICE.email).filter((c) => c.connection === "sb" && c.line.startsWith("MSG ")).length;
+    const before = messagesToMsn();
+    const reaction = await user.client.sendEvent(bobRoom, EventType.Reaction, {
+      "m.relates_to": { rel_type: RelationType.Annotation, event_id: target, key: "👍" },
+    });
+    const notice = await user.waitForMessage(
+      bobRoom,
+      (body) => body === "⚠️ Your message was not bridged: MSN has no reactions",
+    );
+    assert.equal(notice.getContent()["m.relates_to"]?.["m.in_reply_to"]?.event_id, reaction.event_id);
+    assert.equal(messagesToMsn(), before, "nothing went to MSN");
+    await command("frobnicate", /^Unknown command `frobnicate`/);
+    await command("chat not-an-address", /is not a valid MSN address/);
+  });
+
+  test("13. the appservice refuses requests without the homeserver's token", STEP, async () => {
+    const url = `http://127.0.0.1:${bridge.appservicePort}/_matrix/app/v1/transactions/forged-1`;
+    const forged = {
+      events: [
+        {
+          type: "m.room.message",
+          room_id: mgmtRoom,
+          sender: user.userId,
+          event_id: "$forged",
+          origin_server_ts: Date.now(),
+          content: { msgtype: "m.text", body: "logout" },
+        },
+      ],
+    };
+    for (const headers of [{}, { Authorization: "Bearer wrong-token" }]) {
+      const res = await fetch(url, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(forged),
+      });
+      assert.ok(res.status === 401 || res.status === 403, `status ${res.status}`);
+    }
+    await command("status", /^Connected to MSN/);
+  });
+
+  test("14. users without permission are refused by the bot", STEP, async () => {
+    const creds = await synapse.registerUser("stranger", "stranger-password");
+    const stranger = await TestMatrixUser.start({ baseUrl: synapse.baseUrl, ...creds });
+    try {
+      const room = await stranger.createDirectRoom([`@msnbot:${DOMAIN}`]);
+      await waitFor("the bot to refuse the invite", () => {
+        const member = stranger.client.getRoom(room)?.getMember(`@msnbot:${DOMAIN}`);
+        return member?.membership === "leave";
+      });
+      assert.equal(bridge.log.includes("refused an invite from a user without permission"), true);
+      // A permitted user's invite to a room that is not a DM is refused too.
+      const group = await user.client.createRoom({ invite: [`@msnbot:${DOMAIN}`], name: "not a DM" });
+      await waitFor("the bot to refuse a non-DM invite", () => {
+        const member = user.client.getRoom(group.room_id)?.getMember(`@msnbot:${DOMAIN}`);
+        return member?.membership === "leave";
+      });
+    } finally {
+      stranger.stop();
+    }
   });
 });

@@ -34,6 +34,10 @@ export class BridgeProcess {
   private child: ChildProcess | null = null;
   private output: string[] = [];
 
+  get appservicePort(): number {
+    return this.setup.appservicePort;
+  }
+
   constructor(private readonly setup: BridgeSetup) {
     this.dir = mkdtempSync(join(tmpdir(), "msn-bridge-e2e-"));
     this.configPath = join(this.dir, "config.yaml");
