@@ -3,6 +3,7 @@
  * can be exercised without sockets. `src/msnp`'s NotificationSession and SwitchboardSession
  * satisfy these structurally; tests may pass fakes.
  */
+import type { NotificationCloseReason } from "../msnp/index.js";
 import type { MsnStatus } from "./presence.js";
 
 export interface MsnContact {
@@ -34,16 +35,8 @@ export interface MsnTextFormat {
   readonly color?: string | undefined;
 }
 
-export type MsnCloseReason =
-  | "local"
-  | "other-login"
-  | "server-shutdown"
-  | "server-out"
-  | "socket-error"
-  | "socket-closed"
-  | "keepalive-timeout"
-  | "protocol-error"
-  | "login-failed";
+/** Why an NS session ended; the core decides from it whether to reconnect. */
+export type MsnCloseReason = NotificationCloseReason;
 
 /** Every event carries one payload object (the style of `src/msnp`'s emitters). */
 export interface Listenable<Events extends object> {

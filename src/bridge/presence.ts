@@ -1,5 +1,8 @@
 /** MSN presence codes and their Matrix meaning. */
-export type MsnStatus = "NLN" | "BSY" | "IDL" | "BRB" | "AWY" | "PHN" | "LUN" | "HDN" | "FLN";
+import type { ContactStatus, OwnStatus } from "../msnp/index.js";
+
+/** Every status a contact or the user can have on MSN. */
+export type MsnStatus = ContactStatus | OwnStatus;
 export type MatrixPresence = "online" | "unavailable" | "offline";
 
 const MSN_TO_MATRIX: Record<MsnStatus, { presence: MatrixPresence; statusMsg: string | undefined }> = {
