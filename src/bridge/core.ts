@@ -150,7 +150,8 @@ export class BridgeCore {
     const puppet = this.puppetOf(userId);
     const existing = await this.loadPortal(userId, email.toLowerCase());
     if (existing) {
-      if ((await this.matrix.membershipOf(existing.noticeSender, existing.roomId, userId)) !== "join") {
+      const membership = await this.matrix.membershipOf(existing.noticeSender, existing.roomId, userId);
+      if (membership !== "join" && membership !== "invite") {
         await this.matrix.inviteUser(existing.noticeSender, existing.roomId, userId);
       }
       return { roomId: existing.roomId, created: false };

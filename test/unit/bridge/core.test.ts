@@ -264,4 +264,20 @@ describe("bridge core", () => {
     assert.equal(sessions[0]!.password, "pw");
     await restarted.stop();
   });
+
+  test("`chat` with an existing portal returns the same room and re-invites only a user who left", async () => {
+    await login();
+    const first = await core.openChat(user, "bob@msn.test");
+    assert.equal(first.created, true);
+    const invites: string[] = [];
+    matrix.inviteUser = async (_as: string | null, roomId: string) => {
+      invites.push(roomId);
+    };
+    matrix.membership = "invite";
+    assert.deepEqual(await core.openChat(user, "bob@msn.test"), { roomId: first.roomId, created: false });
+    assert.deepEqual(invites, []);
+    matrix.membership = "leave";
+    assert.deepEqual(await core.openChat(user, "bob@msn.test"), { roomId: first.roomId, created: false });
+    assert.deepEqual(invites, [first.roomId]);
+  });
 });

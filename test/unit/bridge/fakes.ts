@@ -187,7 +187,7 @@ export class FakeMatrix implements MatrixPort {
   }
   async joinGhost(): Promise<void> {}
   async leaveGhost(): Promise<void> {}
-  async inviteUser(): Promise<void> {}
+  async inviteUser(_as: string | null, _roomId: string, _userId: string): Promise<void> {}
   async membershipOf(): Promise<string | null> {
     return this.membership;
   }
