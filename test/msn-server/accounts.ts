@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 
 import { parse as parseYaml } from "yaml";
@@ -70,6 +70,12 @@ export class Account {
   phones: Partial<Record<PhoneKey, string>>;
   /** Current status; shared by all of the account's NS sessions like Escargot's per-user status. */
   status: PresenceStatus = "FLN";
+  /** Capability bit field from the last CHG that carried one (MSNP8+ presence lines). */
+  clientId = "0";
+  /** Decoded MSN object from the last CHG (MSNP9+ presence lines); undefined = none. */
+  msnObject: string | undefined;
+  /** The last `UUX` payload (personal message, MSNP11+), relayed as UBX. */
+  personalMessage: Buffer | undefined;
   /** Contact entries keyed by exact e-mail address. */
   readonly contacts = new Map<string, ContactEntry>();
   /** User-created groups (id → name); group 0 is implicit. */
@@ -144,6 +150,25 @@ export class Account {
     if (this.status === "FLN" || this.status === "HDN") return "FLN";
     return this.blocks(viewer) ? "FLN" : this.status;
   }
+}
+
+/** Formats 16 hash bytes as a lower-case GUID (8-4-4-4-12). */
+function guidFrom(text: string): string {
+  const hex = createHash("md5").update(text, "utf8").digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The MSNP10+ contact GUID (`C=`) of `contact` in `owner`'s list. Derived, not stored: stable for
+ * the pair across logins and server restarts, and different per owner like Escargot's.
+ */
+export function contactGuid(owner: string, contact: string): string {
+  return guidFrom(`contact\n${owner}\n${contact}`);
+}
+
+/** The MSNP10+ GUID of `owner`'s group `id` (same derivation as contactGuid). */
+export function groupGuid(owner: string, id: string): string {
+  return guidFrom(`group\n${owner}\n${id}`);
 }
 
 /** Validates one spec (throws AccountSpecError with a message naming the offending field). */

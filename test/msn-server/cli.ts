@@ -1,10 +1,11 @@
 /**
  * Runs the MSN test server from the command line, for demos and manual testing:
  *
- *   node dist/test/msn-server/cli.js --port 1863 --accounts accounts.yaml [--sb-port N] [--host 127.0.0.1]
+ *   node dist/test/msn-server/cli.js --port 1863 --accounts accounts.yaml [--sb-port N] [--passport-port N]
  *
  * The accounts file is YAML: a list of {email, password, name} (optionally `contacts: [emails]`
- * for a pre-filled contact list, and `salt`). Prints one line once listening; SIGINT/SIGTERM stop it.
+ * for a pre-filled contact list, and `salt`). Prints one line once listening (with the Passport
+ * nexus URL MSNP8+ clients fetch their TWN ticket from); SIGINT/SIGTERM stop it.
  */
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
@@ -17,6 +18,7 @@ const USAGE = `usage: msn-server --accounts FILE [--port PORT] [--sb-port PORT] 
   --accounts FILE     YAML list of {email, password, name} (required)
   --port PORT         Notification Server port (default 1863; 0 = any free port)
   --sb-port PORT      Switchboard port (default PORT+1; any free port when PORT is 0)
+  --passport-port PORT  Passport (TWN ticket) HTTP port (default: any free port)
   --host ADDRESS      loopback address to bind (default 127.0.0.1; only loopback is allowed)
   --duplicate-nln     send every NLN twice, as Escargot sometimes does
   --challenges        send CHL at login and verify QRY
@@ -49,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
         accounts: { type: "string" },
         port: { type: "string" },
         "sb-port": { type: "string" },
+        "passport-port": { type: "string" },
         host: { type: "string" },
         "duplicate-nln": { type: "boolean" },
         challenges: { type: "boolean" },
@@ -73,6 +76,10 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError("--port 65535 leaves no room for the switchboard; give --sb-port");
   else sbPort = nsPort + 1;
   if (nsPort !== 0 && nsPort === sbPort) throw new UsageError("--port and --sb-port must differ");
+  const httpPort =
+    values["passport-port"] === undefined ? 0 : parsePort(values["passport-port"], "--passport-port");
+  if (httpPort !== 0 && (httpPort === nsPort || httpPort === sbPort))
+    throw new UsageError("--passport-port must differ from the NS and SB ports");
   const host = values.host ?? "127.0.0.1";
   if (!isLoopback(host))
     throw new UsageError(`--host must be a loopback address (127.x.x.x, ::1, localhost), got "${host}"`);
@@ -90,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     host,
     nsPort,
     sbPort,
+    httpPort,
     accounts,
     duplicateNln: values["duplicate-nln"] === true,
     challenges: values.challenges === true,
@@ -116,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
   await server.start();
   const count = accounts.length === 1 ? "1 account" : `${accounts.length} accounts`;
   process.stdout.write(
-    `MSN test server: NS ${server.host}:${server.nsPort}, SB ${server.host}:${server.sbPort}, ${count}\n`,
+    `MSN test server: NS ${server.host}:${server.nsPort}, SB ${server.host}:${server.sbPort}, passport ${server.passportUrl}, ${count}\n`,
   );
 
   return new Promise<number>((resolve) => {

@@ -1,8 +1,9 @@
 import { Account, type AccountSpec } from "./accounts.js";
 import { matchesRule, type Behaviour, type ReplyContext } from "./behaviour.js";
 import { CookieJar } from "./cookies.js";
-import type { Dialect } from "./dialect/index.js";
+import type { Dialect, PresenceInfo } from "./dialect/index.js";
 import type { NsSession } from "./ns/ns-session.js";
+import { PassportService } from "./passport.js";
 import type { Switchboard } from "./sb/switchboard.js";
 import type { SbSession } from "./sb/sb-session.js";
 import { TimerRegistry } from "./timers.js";
@@ -52,13 +53,23 @@ export class ServerCore implements ConnectionObserver {
   readonly transcript: Transcript;
   /** "host:port" of the switchboard as announced in XFR and RNG. */
   sbAddress = "127.0.0.1:0";
+  /** The TWN ticket service (MSNP8+ logins). */
+  readonly passport: PassportService;
 
   constructor(
     readonly behaviour: Behaviour,
     private readonly events: CoreEvents,
     maxRecords: number,
+    passport: { tokenTtlMs: number; nexusRedirect: boolean },
   ) {
     this.transcript = new Transcript(maxRecords);
+    this.passport = new PassportService({
+      // Exact-case e-mail like the NS: a mis-cased sign-in name is simply wrong credentials.
+      authenticate: (email, password) => this.accounts.get(email)?.password === password,
+      log: (message) => this.log(message),
+      tokenTtlMs: passport.tokenTtlMs,
+      nexusRedirect: passport.nexusRedirect,
+    });
   }
 
   // ---- accounts -------------------------------------------------------------------------
@@ -141,6 +152,28 @@ export class ServerCore implements ConnectionObserver {
       const watcher = this.accounts.get(email);
       if (watcher?.isOn("FL", target.email)) this.sendPresenceTo(watcher, target);
     }
+  }
+
+  /**
+   * Relays `target`'s personal message (`UBX`) to watchers whose sessions speak MSNP11+ and who can
+   * see `target`; older dialects have no UBX and get nothing.
+   */
+  broadcastPersonalMessage(target: Account): void {
+    for (const email of target.membersOf("RL")) {
+      const watcher = this.accounts.get(email);
+      if (!watcher?.isOn("FL", target.email)) continue;
+      for (const session of this.sessionsOf(email)) session.sendPersonalMessageOf(target);
+    }
+  }
+
+  /** How `account` appears in presence lines. */
+  presenceOf(account: Account): PresenceInfo {
+    return {
+      email: account.email,
+      name: account.name,
+      clientId: account.clientId,
+      msnObject: account.msnObject,
+    };
   }
 
   /** Sends `target`'s presence as `watcher` sees it to each of `watcher`'s active NS sessions. */

@@ -24,8 +24,14 @@ export interface MsnTestServerOptions {
   nsPort?: number;
   /** Switchboard port; 0 (default) lets the OS choose. */
   sbPort?: number;
+  /** Passport (TWN ticket) HTTP port; 0 (default) lets the OS choose. See `passportUrl`. */
+  httpPort?: number;
+  /** Lifetime of Passport `/login` tokens (Escargot: 30 s). Tokens are not single-use. */
+  passportTokenTtlMs?: number;
+  /** The nexus first answers 302 to another path (to test client redirect handling). Default false. */
+  passportNexusRedirect?: boolean;
   accounts?: AccountSpec[];
-  /** Dialect names accepted in VER, e.g. ["MSNP7"]. Default: all implemented. */
+  /** Dialect names accepted in VER, e.g. ["MSNP7"]. Default: all implemented (MSNP7–MSNP12). */
   dialects?: string[];
   /** Lifetime of XFR/RNG cookies (Escargot: 120 s). */
   cookieTtlMs?: number;
@@ -106,6 +112,7 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
   private readonly bindHost: string;
   private wantedNsPort: number;
   private wantedSbPort: number;
+  private wantedHttpPort: number;
   private nsServer: Server | undefined;
   private sbServer: Server | undefined;
   private readonly connections = new Set<MsnpConnection>();
@@ -119,6 +126,7 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     this.bindHost = options.host ?? "127.0.0.1";
     this.wantedNsPort = checkPort(options.nsPort ?? 0, "nsPort");
     this.wantedSbPort = checkPort(options.sbPort ?? 0, "sbPort");
+    this.wantedHttpPort = checkPort(options.httpPort ?? 0, "httpPort");
     this.limits = {
       maxLineBytes: options.maxLineBytes ?? DEFAULT_FRAMING_LIMITS.maxLineBytes,
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_FRAMING_LIMITS.maxPayloadBytes,
@@ -149,6 +157,10 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
         },
       },
       options.maxRecords ?? 50_000,
+      {
+        tokenTtlMs: checkDuration(options.passportTokenTtlMs ?? 30_000, "passportTokenTtlMs"),
+        nexusRedirect: options.passportNexusRedirect ?? false,
+      },
     );
     if (options.redirectNs) this.redirectNs(options.redirectNs, options.redirectNs.times);
     const specs = options.accounts ?? [];
@@ -173,6 +185,21 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     return this.wantedSbPort;
   }
 
+  /** The Passport HTTP port (the OS-assigned one after start when 0 was asked for). */
+  get httpPort(): number {
+    return this.wantedHttpPort;
+  }
+
+  /**
+   * The Passport nexus URL MSNP8+ clients start their ticket fetch at, e.g.
+   * `http://127.0.0.1:40123/rdr/pprdr.asp` (plain HTTP, like Escargot in the lab). Throws before
+   * `start()`, when no port is known yet.
+   */
+  get passportUrl(): string {
+    if (!this.running) throw new Error("MsnTestServer is not started: no passportUrl yet");
+    return `http://${formatHost(this.bindHost)}:${this.wantedHttpPort}/rdr/pprdr.asp`;
+  }
+
   get listening(): boolean {
     return this.running;
   }
@@ -187,9 +214,11 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     try {
       this.wantedNsPort = await listen(this.nsServer, this.bindHost, this.wantedNsPort);
       this.wantedSbPort = await listen(this.sbServer, this.bindHost, this.wantedSbPort);
+      this.wantedHttpPort = await this.core.passport.start(this.bindHost, this.wantedHttpPort);
     } catch (err) {
       await closeServer(this.nsServer);
       await closeServer(this.sbServer);
+      await this.core.passport.stop();
       this.nsServer = this.sbServer = undefined;
       throw err;
     }
@@ -246,7 +275,8 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     this.connections.clear();
     this.core.xfrCookies.clear();
     this.core.rngCookies.clear();
-    await Promise.all([closeServer(this.nsServer), closeServer(this.sbServer)]);
+    await Promise.all([closeServer(this.nsServer), closeServer(this.sbServer), this.core.passport.stop()]);
+    this.core.passport.clearTokens();
     this.nsServer = this.sbServer = undefined;
     // Session cleanup during the drop may have started timers (none today); make sure none survive.
     this.core.timers.clearAll();
@@ -434,6 +464,24 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
     for (const board of this.core.switchboards.values()) board.touch();
   }
 
+  /** Lifetime of Passport tokens issued from now on (Escargot: 30 s). */
+  setPassportTokenTtl(ms: number): void {
+    this.core.passport.tokenTtlMs = checkDuration(ms, "passport token TTL");
+  }
+
+  /** Whether the nexus answers 302 to another path before naming the login URL. */
+  setPassportNexusRedirect(enabled: boolean): void {
+    this.core.passport.nexusRedirect = enabled;
+  }
+
+  /**
+   * Issues a Passport token for an account without the HTTP round trip (what a successful
+   * `GET /login` returns in `from-PP='t=<token>&p='`), for tests that are not about the ticket fetch.
+   */
+  issuePassportToken(email: string): string {
+    return this.core.passport.issue(this.requireAccount(email).email);
+  }
+
   setCookieTtl(ms: number): void {
     this.core.behaviour.cookieTtlMs = ms;
   }
@@ -594,6 +642,16 @@ function resolveDialects(names: string[] | undefined): Dialect[] {
   });
   // Keep the server's preference order whatever order the caller listed them in.
   return ALL_DIALECTS.filter((d) => dialects.includes(d));
+}
+
+function checkDuration(ms: number, what: string): number {
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new RangeError(`${what} must be a non-negative number of ms, got ${ms}`);
+  return ms;
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 function checkPort(port: number, what: string): number {

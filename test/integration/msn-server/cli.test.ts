@@ -74,7 +74,10 @@ describe("MSN test server CLI", () => {
   test("starts, prints one ready line, serves logins and stops cleanly on SIGTERM", async () => {
     const { child, line, exited } = await startCli(["--port", "0", "--accounts", accounts]);
     try {
-      const m = /^MSN test server: NS 127\.0\.0\.1:(\d+), SB 127\.0\.0\.1:(\d+), 2 accounts$/.exec(line);
+      const m =
+        /^MSN test server: NS 127\.0\.0\.1:(\d+), SB 127\.0\.0\.1:(\d+), passport http:\/\/127\.0\.0\.1:(\d+)\/rdr\/pprdr\.asp, 2 accounts$/.exec(
+          line,
+        );
       assert.ok(m, `ready line: ${line}`);
       const nsPort = Number(m[1]);
       const bob = await login(nsPort, "bob@example.com", "bobpw");

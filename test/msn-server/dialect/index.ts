@@ -1,10 +1,23 @@
 import type { Dialect } from "./dialect.js";
+import { MSNP10, MSNP11, MSNP12, MSNP8, MSNP9 } from "./msnp8-12.js";
 import { MSNP7 } from "./msnp7.js";
 
-export type { ChallengeScheme, Dialect, ListSnapshot, ListedContact, OutLine } from "./dialect.js";
+export type {
+  ChallengeScheme,
+  Dialect,
+  ListEntryRef,
+  ListSnapshot,
+  ListedContact,
+  ListedGroup,
+  OutLine,
+  PresenceInfo,
+} from "./dialect.js";
 
-/** Every dialect the server implements, most preferred first (Escargot prefers the highest). */
-export const ALL_DIALECTS: readonly Dialect[] = [MSNP7];
+/**
+ * Every dialect the server implements, most preferred first: like Escargot (which prefers 18…2),
+ * the highest version the client offers wins.
+ */
+export const ALL_DIALECTS: readonly Dialect[] = [MSNP12, MSNP11, MSNP10, MSNP9, MSNP8, MSNP7];
 
 export function dialectByName(name: string): Dialect | undefined {
   return ALL_DIALECTS.find((d) => d.name === name.toUpperCase());

@@ -1,31 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
-
-import { LIST_BITS, LIST_NAMES, PHONE_KEYS, type ListName } from "../accounts.js";
+import { LIST_BITS, LIST_NAMES, PHONE_KEYS } from "../accounts.js";
 import { encodeParam as enc } from "../wire/percent.js";
-import type { ChallengeScheme, Dialect, ListSnapshot, OutLine, ProfileContext } from "./dialect.js";
-
-function line(...tokens: (string | number)[]): OutLine {
-  return { tokens };
-}
-
-function crlf(lines: readonly string[]): Buffer {
-  return Buffer.from(lines.map((l) => `${l}\r\n`).join(""), "utf8");
-}
-
-/** MSNP6–7 challenge: md5(challenge + product key) with the public msmsgs pair (msnp.md §6). */
-const MSMSGS_CHALLENGE: ChallengeScheme = {
-  productId: "msmsgs@msnmsgr.com",
-  answer: (challenge) =>
-    createHash("md5")
-      .update(challenge + "Q1P7W2E4J9R8U3S5", "utf8")
-      .digest("hex"),
-};
-
-/** Stable pseudo member id (MemberIdHigh/Low) derived from the address. */
-function memberId(email: string): [number, number] {
-  const digest = createHash("md5").update(email, "utf8").digest();
-  return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
-}
+import { MSMSGS_CHALLENGE } from "./challenge.js";
+import { line, profileMessage, systemMessage } from "./common.js";
+import type { Dialect, ListSnapshot, OutLine } from "./dialect.js";
 
 /**
  * MSNP7 as Escargot speaks it: MD5 login, `SYN` with TrID-carrying `LSG`/`LST`/`GTC`/`BLP`,
@@ -39,47 +16,19 @@ export const MSNP7: Dialect = {
   challenge: MSMSGS_CHALLENGE,
   // MSNP7 clients send just the status; Escargot tolerates (and echoes) a client id and msnobj.
   chgArgs: [1, 3],
+  synArgs: 1,
+  listCommands: "ADD",
+  groupGuids: false,
+  unknownAccountError: 205,
+  ownName: "REA",
+  hasPsm: false,
 
   usrOk: (trid, email, name) => line("USR", trid, "OK", email, enc(name), 1),
+  afterLogin: () => [],
+  profile: (ctx) => profileMessage(ctx, false),
+  systemMessage,
 
-  profile(ctx: ProfileContext): OutLine {
-    const [high, low] = memberId(ctx.email);
-    const payload = crlf([
-      "MIME-Version: 1.0",
-      "Content-Type: text/x-msmsgsprofile; charset=UTF-8",
-      `LoginTime: ${Math.floor(ctx.loginTime.getTime() / 1000)}`,
-      "EmailEnabled: 1",
-      `MemberIdHigh: ${high}`,
-      `MemberIdLow: ${low}`,
-      "lang_preference: 1033",
-      "preferredEmail: ",
-      "country: ",
-      "PostalCode: ",
-      "Gender: ",
-      "Kid: 0",
-      "Age: ",
-      "BDayPre: ",
-      "Birthday: ",
-      "Wallet: ",
-      "Flags: 536872513",
-      `MSPAuth: ${randomBytes(24).toString("base64url")}`,
-      "",
-    ]);
-    return { tokens: ["MSG", "Hotmail", "Hotmail"], payload };
-  },
-
-  systemMessage(type, minutes) {
-    const payload = crlf([
-      "MIME-Version: 1.0",
-      "Content-Type: application/x-msmsgssystemmessage",
-      "",
-      `Type: ${type}`,
-      `Arg1: ${minutes}`,
-    ]);
-    return { tokens: ["MSG", "Hotmail", "Hotmail"], payload };
-  },
-
-  syn(trid: string, version: number, snapshot: ListSnapshot): OutLine[] {
+  syn(trid: string, _synArgs, version: number, snapshot: ListSnapshot): OutLine[] {
     // Escargot's MSNP5–7 order: SYN, groups, the four lists, then GTC and BLP; one version for all.
     const out: OutLine[] = [line("SYN", trid, version)];
     const groups = [{ id: "0", name: "Other Contacts" }, ...snapshot.groups];
@@ -116,30 +65,32 @@ export const MSNP7: Dialect = {
     return out;
   },
 
-  iln: (trid, status, email, name) => line("ILN", trid, status, email, enc(name)),
-  nln: (status, email, name) => line("NLN", status, email, enc(name)),
+  iln: (trid, status, who) => line("ILN", trid, status, who.email, enc(who.name)),
+  nln: (status, who) => line("NLN", status, who.email, enc(who.name)),
   fln: (email) => line("FLN", email),
+  ubx: (email, payload) => ({ tokens: ["UBX", email], payload }),
   chg: (trid, status, extra) => line("CHG", trid, status, ...extra.map(enc)),
 
-  add(trid, list: ListName, version, email, name, group) {
-    const tokens: (string | number)[] = ["ADD", trid, list, version, email];
-    if (name !== undefined) tokens.push(enc(name));
-    if (group !== undefined) tokens.push(group);
+  listAdded(trid, list, version, entry) {
+    const tokens: (string | number)[] = ["ADD", trid, list, version, entry.email];
+    if (entry.givenName !== undefined) tokens.push(enc(entry.givenName));
+    if (entry.group !== undefined) tokens.push(entry.group);
+    return { tokens };
+  },
+  listRemoved(trid, list, version, entry) {
+    const tokens: (string | number)[] = ["REM", trid, list, version, entry.email];
+    if (entry.group !== undefined) tokens.push(entry.group);
     return { tokens };
   },
   reverseAdded: (version, email, name) => line("ADD", 0, "RL", version, email, enc(name)),
   reverseRemoved: (version, email) => line("REM", 0, "RL", version, email),
-  rem(trid, list, version, email, group) {
-    const tokens: (string | number)[] = ["REM", trid, list, version, email];
-    if (group !== undefined) tokens.push(group);
-    return { tokens };
-  },
   adg: (trid, version, name, id) => line("ADG", trid, version, enc(name), id, 0),
   rmg: (trid, version, id) => line("RMG", trid, version, id),
   reg: (trid, version, id, name) => line("REG", trid, version, id, enc(name), 0),
   gtc: (trid, version, value) => line("GTC", trid, version, value),
   blp: (trid, version, value) => line("BLP", trid, version, value),
   rea: (trid, version, email, name) => line("REA", trid, version, email, enc(name)),
+  prp: (trid, name) => line("PRP", trid, "MFN", enc(name)),
 
   xfrSb: (trid, address, cookie) => line("XFR", trid, "SB", address, "CKI", cookie),
   xfrNs: (trid, address) => line("XFR", trid, "NS", address),
@@ -148,6 +99,6 @@ export const MSNP7: Dialect = {
   qng: () => line("QNG"),
 
   sbUsrOk: (trid, email, name) => line("USR", trid, "OK", email, enc(name)),
-  iro: (trid, index, total, email, name) => line("IRO", trid, index, total, email, enc(name)),
-  joi: (email, name) => line("JOI", email, enc(name)),
+  iro: (trid, index, total, who) => line("IRO", trid, index, total, who.email, enc(who.name)),
+  joi: (who) => line("JOI", who.email, enc(who.name)),
 };

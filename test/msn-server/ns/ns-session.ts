@@ -1,11 +1,12 @@
 import { createHash, randomInt } from "node:crypto";
 
 import {
+  contactGuid,
+  groupGuid,
   isValidAddress,
   MAX_GROUP_NAME_LENGTH,
   SETTABLE_STATUSES,
   type Account,
-  type ListName,
   type PresenceStatus,
 } from "../accounts.js";
 import type { ServerCore } from "../core.js";
@@ -16,6 +17,9 @@ import { decodeParam, encodeParam } from "../wire/percent.js";
 
 /** Commands an NS connection answers before it has logged in. */
 const PRE_LOGIN = new Set(["VER", "CVR", "INF", "USR", "PNG", "OUT"]);
+
+/** MSNP8–14 `USR TWN S` policy string as Escargot sends it (msnp.md §3.4). */
+const TWN_POLICY = "ct=1,rver=1,wp=FS_40SEC_0_COMPACT,lc=1,id=1";
 
 /** Numeric errors used on the NS (msnp.md §10). */
 const ERR = {
@@ -32,15 +36,17 @@ const ERR = {
   groupNameTooLong: 229,
   groupZero: 230,
   internalError: 500,
+  commandDisabled: 502,
   challengeFailed: 540,
   authFailed: 911,
   notWhileHidden: 913,
 } as const;
 
 /**
- * One Notification Server connection: version negotiation, MD5 login, list sync and changes,
- * presence and switchboard transfers — Escargot's MSNP2–7 behaviour, formatted by the negotiated
- * dialect. Malformed or out-of-sequence commands get no reply at all, exactly like Escargot.
+ * One Notification Server connection: version negotiation, MD5 (MSNP≤7) or TWN (8–12) login,
+ * list sync and changes, presence and switchboard transfers — Escargot's behaviour, formatted by
+ * the negotiated dialect. Malformed or out-of-sequence commands get no reply at all, exactly like
+ * Escargot.
  */
 export class NsSession {
   dialect: Dialect | undefined;
@@ -91,9 +97,16 @@ export class NsSession {
       this.out(this.dialect.fln(target.email));
       return;
     }
-    const nln = this.dialect.nln(seen, target.email, target.name);
+    const nln = this.dialect.nln(seen, this.core.presenceOf(target));
     this.out(nln);
     if (this.core.behaviour.duplicateNln) this.out(nln);
+  }
+
+  /** `UBX` with `target`'s personal message, if this session's dialect has them and may see it. */
+  sendPersonalMessageOf(target: Account): void {
+    if (!this.presenceActive || !this.account || !this.dialect?.hasPsm) return;
+    if (target.personalMessage === undefined || target.statusSeenBy(this.account.email) === "FLN") return;
+    this.out(this.dialect.ubx(target.email, target.personalMessage));
   }
 
   /** `ADD 0 RL …`: `adder` put this session's account on its FL. */
@@ -165,6 +178,8 @@ export class NsSession {
         return this.onChg(args);
       case "ADD":
         return this.onAdd(args);
+      case "ADC":
+        return this.onAdc(args);
       case "REM":
         return this.onRem(args);
       case "ADG":
@@ -179,6 +194,10 @@ export class NsSession {
         return this.onGtc(args);
       case "REA":
         return this.onRea(args);
+      case "PRP":
+        return this.onPrp(args);
+      case "UUX":
+        return this.onUux(args, cmd.payload);
       case "XFR":
         return this.onXfr(args);
       case "QRY":
@@ -190,7 +209,7 @@ export class NsSession {
         if (args.length >= 2) this.conn.send(["URL", trid(args), "/unused1", "/unused2", 1]);
         return;
       default:
-        // Unknown commands (and other dialects' commands such as UUX or ADC) get no reply.
+        // Unknown commands get no reply.
         return;
     }
   }
@@ -241,12 +260,16 @@ export class NsSession {
     const stage = decodeParam(args[2] ?? "");
     const value = decodeParam(args[3] ?? "");
     if (scheme !== this.dialect.login) {
-      this.error(ERR.authFailed, t);
+      // Escargot: MD5 on MSNP8+ just closes; an unknown scheme on ≤7 is an auth failure.
+      if (this.dialect.login === "MD5") this.error(ERR.authFailed, t);
       this.conn.close();
       return;
     }
     if (stage === "I") return this.onUsrInitial(t, value);
-    if (stage === "S") return this.onUsrSubsequent(t, value);
+    if (stage === "S") {
+      if (this.dialect.login === "TWN") return this.onTwnTicket(t, value);
+      return this.onUsrSubsequent(t, value);
+    }
     this.error(ERR.authFailed, t);
     this.conn.close();
   }
@@ -268,6 +291,10 @@ export class NsSession {
     this.loginEmail = email;
     this.core.transcript.attribute(this.conn.id, email);
     this.conn.email = email;
+    if (this.dialect!.login === "TWN") {
+      this.conn.send(["USR", t, "TWN", "S", TWN_POLICY]);
+      return;
+    }
     // Escargot's "challenge" is the account's stored salt, identical on every login. A mis-cased
     // address still finds the account here (the case check comes later); an unknown address gets
     // the current Unix time so USR I never reveals whether an account exists.
@@ -299,6 +326,20 @@ export class NsSession {
     this.completeLogin(t, candidate);
   }
 
+  /** `USR TWN S <ticket>`: the ticket must come from the Passport service for this very address. */
+  private onTwnTicket(t: string, ticket: string): void {
+    const email = this.loginEmail;
+    if (email === undefined) return; // S before I: no reply, like Escargot
+    const owner = this.core.passport.verify(ticket);
+    const account = owner === undefined ? undefined : this.core.account(owner);
+    if (!account || account.email !== email) {
+      this.error(ERR.authFailed, t);
+      this.conn.close();
+      return;
+    }
+    this.completeLogin(t, account);
+  }
+
   private completeLogin(t: string, account: Account): void {
     const dialect = this.dialect!;
     this.account = account;
@@ -318,6 +359,7 @@ export class NsSession {
         clientPort: this.conn.remotePort,
       }),
     );
+    for (const extra of dialect.afterLogin()) this.out(extra);
     if (this.core.behaviour.challenges) this.sendChallenge();
     this.core.notifyLogin(account.email);
   }
@@ -342,13 +384,17 @@ export class NsSession {
   // ---- lists ----------------------------------------------------------------------------
 
   private onSyn(args: readonly string[]): void {
-    if (args.length !== 2) return;
-    const clientVersion = decodeParam(args[1] ?? "");
-    if (!/^\d+$/.test(clientVersion)) return;
-    const account = this.account!;
-    // Escargot (MSNP2–7) always answers with the client's version + 1 and the full list.
-    this.listVersion = Number(clientVersion) + 1;
-    for (const line of this.dialect!.syn(trid(args), this.listVersion, this.snapshot(account)))
+    const dialect = this.dialect!;
+    if (args.length !== 1 + dialect.synArgs) return;
+    const synArgs = args.slice(1).map((a) => encodeParam(decodeParam(a)));
+    if (dialect.synArgs === 1) {
+      const clientVersion = decodeParam(args[1] ?? "");
+      if (!/^\d+$/.test(clientVersion)) return;
+      // Escargot (MSNP2–9) always answers with the client's version + 1 and the full list.
+      this.listVersion = Number(clientVersion) + 1;
+    }
+    // MSNP10+ has no list version; the client's two timestamps are echoed and the full list sent.
+    for (const line of dialect.syn(trid(args), synArgs, this.listVersion, this.snapshot(this.account!)))
       this.out(line);
   }
 
@@ -358,6 +404,7 @@ export class NsSession {
       return {
         email,
         name: other?.name ?? email,
+        guid: contactGuid(account.email, email),
         lists: entry.lists,
         groups: [...entry.groups],
         phones: other?.phones ?? {},
@@ -366,15 +413,16 @@ export class NsSession {
     return {
       ownerName: account.name,
       contacts,
-      groups: [...account.groups].map(([id, name]) => ({ id, name })),
+      groups: [...account.groups].map(([id, name]) => ({ id, guid: groupGuid(account.email, id), name })),
       blp: account.blp,
       gtc: account.gtc,
     };
   }
 
+  /** `ADD trid list email [name [group]]` (MSNP≤9). */
   private onAdd(args: readonly string[]): void {
+    if (this.dialect!.listCommands !== "ADD") return;
     if (args.length < 3 || args.length > 5) return;
-    const t = trid(args);
     const list = decodeParam(args[1] ?? "");
     if (list === "RL") {
       this.conn.close(); // Escargot closes on ADD RL (msnp.md §4.3)
@@ -384,9 +432,58 @@ export class NsSession {
     const email = decodeParam(args[2] ?? "");
     const name = args[3] === undefined ? undefined : decodeParam(args[3]);
     const group = args[4] === undefined ? undefined : decodeParam(args[4]);
+    this.addToList(trid(args), list, email, name, group);
+  }
+
+  /**
+   * `ADC trid FL N=email F=name`, `ADC trid AL|BL N=email`, `ADC trid FL C=guid group-guid`
+   * (MSNP10+).
+   */
+  private onAdc(args: readonly string[]): void {
+    if (this.dialect!.listCommands !== "ADC") return;
+    if (args.length < 3 || args.length > 4) return;
+    const t = trid(args);
+    const list = decodeParam(args[1] ?? "");
+    if (list === "RL") {
+      this.conn.close(); // Escargot closes on ADC RL (msnp.md §4.3)
+      return;
+    }
+    if (list !== "FL" && list !== "AL" && list !== "BL") return;
+    const fields = new Map<string, string>();
+    for (const arg of args.slice(2)) {
+      const decoded = decodeParam(arg);
+      const eq = decoded.indexOf("=");
+      if (eq === 1) fields.set(decoded.slice(0, 1), decoded.slice(2));
+      else fields.set("", decoded);
+    }
+    const me = this.account!;
+    const byGuid = fields.get("C");
+    if (byGuid !== undefined) {
+      // Adding a listed contact to a group.
+      const email = this.contactByGuid(byGuid);
+      const group = fields.get("");
+      if (list !== "FL" || group === undefined) return;
+      if (email === undefined || !me.isOn("FL", email)) return this.error(ERR.notOnList, t);
+      this.addToList(t, "FL", email, undefined, this.groupIdOf(group) ?? "");
+      return;
+    }
+    const email = fields.get("N");
+    if (email === undefined) return;
+    this.addToList(t, list, email, fields.get("F"), undefined);
+  }
+
+  /** The rules of ADD/ADC, whatever the syntax (msnp.md §4.3, Escargot's answers). */
+  private addToList(
+    t: string,
+    list: "FL" | "AL" | "BL",
+    email: string,
+    name: string | undefined,
+    group: string | undefined,
+  ): void {
+    const dialect = this.dialect!;
     if (!isValidAddress(email)) return this.error(ERR.invalidParameter, t);
     const contact = this.core.account(email);
-    if (!contact) return this.error(ERR.invalidUser, t);
+    if (!contact) return this.error(dialect.unknownAccountError, t);
     const me = this.account!;
     if ((list === "AL" && me.isOn("BL", email)) || (list === "BL" && me.isOn("AL", email))) {
       return this.error(ERR.oppositeList, t);
@@ -400,24 +497,40 @@ export class NsSession {
     // Adding someone who is already on the list succeeds (Escargot; historic servers said 215).
     me.addToList(list, email);
     if (intoGroup !== undefined) me.entry(email)!.groups.add(intoGroup);
-    this.out(this.dialect!.add(t, list, this.nextVersion(), email, name, group));
+    this.out(
+      dialect.listAdded(t, list, this.nextVersion(), {
+        email,
+        givenName: name,
+        contactName: contact.name,
+        guid: contactGuid(me.email, email),
+        group: !dialect.groupGuids
+          ? group
+          : intoGroup === undefined
+            ? undefined
+            : groupGuid(me.email, intoGroup),
+      }),
+    );
 
-    if (list === "FL") {
+    // MSNP10+ puts a listed contact into a group with a separate ADC (C=guid group): no RL news.
+    const groupOnly = dialect.groupGuids && group !== undefined;
+    if (list === "FL" && !groupOnly) {
       // Every FL add (re)puts us on the contact's RL and tells the contact, as Escargot does.
       contact.addToList("RL", me.email);
       for (const session of this.core.sessionsOf(contact.email)) session.notifyReverseAdded(me);
       if (group === undefined) {
         const seen = contact.statusSeenBy(me.email);
-        if (seen !== "FLN") this.out(this.dialect!.iln(t, seen, contact.email, contact.name));
+        if (seen !== "FLN") this.out(dialect.iln(t, seen, this.core.presenceOf(contact)));
       }
-    } else if (me.isOn("RL", email)) {
+    } else if (list !== "FL" && me.isOn("RL", email)) {
       // Allowing or blocking someone who watches us changes what they see: tell them now.
       this.core.sendPresenceTo(contact, me);
     }
   }
 
+  /** `REM trid list email [group]` (≤9); on MSNP10+ FL entries are named by GUID. */
   private onRem(args: readonly string[]): void {
     if (args.length < 3 || args.length > 4) return;
+    const dialect = this.dialect!;
     const t = trid(args);
     const list = decodeParam(args[1] ?? "");
     if (list === "RL") {
@@ -426,12 +539,24 @@ export class NsSession {
       return;
     }
     if (list !== "FL" && list !== "AL" && list !== "BL") return;
-    const email = decodeParam(args[2] ?? "");
-    const group = args[3] === undefined ? undefined : decodeParam(args[3]);
-    const contact = this.core.account(email);
-    if (!contact) return this.error(ERR.invalidUser, t);
     const me = this.account!;
+    const target = decodeParam(args[2] ?? "");
+    let email = target;
+    let group = args[3] === undefined ? undefined : decodeParam(args[3]);
+    if (list === "FL" && dialect.groupGuids) {
+      const found = this.contactByGuid(target);
+      if (found === undefined) return this.error(ERR.notOnList, t);
+      email = found;
+      if (group !== undefined) group = this.groupIdOf(group) ?? "";
+    }
+    const contact = this.core.account(email);
+    if (!contact) return this.error(dialect.unknownAccountError, t);
     if (!me.isOn(list, email)) return this.error(ERR.notOnList, t);
+    const ref = (g?: string) => ({
+      email,
+      guid: contactGuid(me.email, email),
+      group: g === undefined ? undefined : dialect.groupGuids ? groupGuid(me.email, g) : g,
+    });
 
     if (list === "FL" && group !== undefined) {
       if (group === "0") return this.error(ERR.notOnList, t);
@@ -439,18 +564,38 @@ export class NsSession {
       const entry = me.entry(email)!;
       if (!entry.groups.has(group)) return this.error(ERR.notInGroup, t);
       entry.groups.delete(group);
-      this.out(this.dialect!.rem(t, "FL", this.nextVersion(), email, group));
+      this.out(dialect.listRemoved(t, "FL", this.nextVersion(), ref(group)));
       return;
     }
 
-    me.removeFromList(list as ListName, email);
-    this.out(this.dialect!.rem(t, list, this.nextVersion(), email));
+    me.removeFromList(list, email);
+    this.out(dialect.listRemoved(t, list, this.nextVersion(), ref()));
     if (list === "FL") {
       contact.removeFromList("RL", me.email);
       for (const session of this.core.sessionsOf(contact.email)) session.notifyReverseRemoved(me);
     } else if (list === "BL" && me.isOn("RL", email)) {
       this.core.sendPresenceTo(contact, me);
     }
+  }
+
+  /** The contact of this account whose MSNP10+ GUID is `guid`. */
+  private contactByGuid(guid: string): string | undefined {
+    const me = this.account!;
+    for (const email of me.contacts.keys()) if (contactGuid(me.email, email) === guid) return email;
+    return undefined;
+  }
+
+  /** The internal group id for a group as the dialect names it (GUID on MSNP10+). */
+  private groupIdOf(ref: string): string | undefined {
+    const me = this.account!;
+    if (!this.dialect!.groupGuids) return ref;
+    for (const id of me.groups.keys()) if (groupGuid(me.email, id) === ref) return id;
+    return undefined;
+  }
+
+  /** A group id as this dialect writes it. */
+  private groupRef(id: string): string {
+    return this.dialect!.groupGuids ? groupGuid(this.account!.email, id) : id;
   }
 
   private onAdg(args: readonly string[]): void {
@@ -462,30 +607,32 @@ export class NsSession {
     if ([...me.groups.values()].includes(name) || name === "Other Contacts")
       return this.error(ERR.groupExists, t);
     const id = me.addGroup(name);
-    this.out(this.dialect!.adg(t, this.nextVersion(), name, id));
+    this.out(this.dialect!.adg(t, this.nextVersion(), name, this.groupRef(id)));
   }
 
   private onRmg(args: readonly string[]): void {
     if (args.length !== 2) return;
     const t = trid(args);
-    const id = decodeParam(args[1] ?? "");
+    const ref = decodeParam(args[1] ?? "");
     const me = this.account!;
-    if (id === "0") return this.error(ERR.groupZero, t);
-    if (!me.groups.has(id)) return this.error(ERR.invalidGroup, t);
+    if (ref === "0") return this.error(ERR.groupZero, t);
+    const id = this.groupIdOf(ref);
+    if (id === undefined || !me.groups.has(id)) return this.error(ERR.invalidGroup, t);
     me.removeGroup(id);
-    this.out(this.dialect!.rmg(t, this.nextVersion(), id));
+    this.out(this.dialect!.rmg(t, this.nextVersion(), ref));
   }
 
   private onReg(args: readonly string[]): void {
     if (args.length < 3 || args.length > 4) return;
     const t = trid(args);
-    const id = decodeParam(args[1] ?? "");
+    const ref = decodeParam(args[1] ?? "");
     const name = decodeParam(args[2] ?? "");
     const me = this.account!;
-    if (!me.groups.has(id)) return this.error(ERR.invalidGroup, t);
+    const id = this.groupIdOf(ref);
+    if (id === undefined || !me.groups.has(id)) return this.error(ERR.invalidGroup, t);
     if ([...name].length > MAX_GROUP_NAME_LENGTH) return this.error(ERR.groupNameTooLong, t);
     me.groups.set(id, name);
-    this.out(this.dialect!.reg(t, this.nextVersion(), id, name));
+    this.out(this.dialect!.reg(t, this.nextVersion(), ref, name));
   }
 
   private onBlp(args: readonly string[]): void {
@@ -523,6 +670,7 @@ export class NsSession {
   private onRea(args: readonly string[]): void {
     if (args.length !== 3) return;
     const t = trid(args);
+    if (this.dialect!.ownName !== "REA") return this.error(ERR.commandDisabled, t); // MSNP10+ (Escargot)
     const email = decodeParam(args[1] ?? "");
     const name = decodeParam(args[2] ?? "");
     const me = this.account!;
@@ -530,6 +678,28 @@ export class NsSession {
     if (email === me.email) me.name = name;
     this.out(this.dialect!.rea(t, this.nextVersion(), email, name));
     if (email === me.email) this.core.broadcastPresence(me);
+  }
+
+  /** `PRP trid MFN name` (MSNP10+): the own friendly name; watchers see an NLN with it. */
+  private onPrp(args: readonly string[]): void {
+    if (args.length !== 3 || this.dialect!.ownName !== "PRP") return;
+    const t = trid(args);
+    const key = decodeParam(args[1] ?? "");
+    const name = decodeParam(args[2] ?? "");
+    if (key !== "MFN") return; // phone numbers (PHH, …) are not modelled
+    const me = this.account!;
+    me.name = name;
+    this.out(this.dialect!.prp(t, name));
+    this.core.broadcastPresence(me);
+  }
+
+  /** `UUX trid len` + `<Data><PSM>…</PSM>…</Data>` (MSNP11+): the personal message, relayed as UBX. */
+  private onUux(args: readonly string[], payload: Buffer | undefined): void {
+    if (!this.dialect!.hasPsm || args.length !== 1 || payload === undefined) return;
+    const me = this.account!;
+    me.personalMessage = payload;
+    this.conn.send(["UUX", trid(args), 0]);
+    this.core.broadcastPersonalMessage(me);
   }
 
   // ---- presence -------------------------------------------------------------------------
@@ -546,7 +716,12 @@ export class NsSession {
     }
     const me = this.account!;
     me.status = status as PresenceStatus;
-    this.out(this.dialect!.chg(t, me.status, args.slice(2).map(decodeParam)));
+    const extra = args.slice(2).map(decodeParam);
+    if (extra[0] !== undefined) {
+      me.clientId = extra[0];
+      me.msnObject = extra[1];
+    }
+    this.out(this.dialect!.chg(t, me.status, extra));
     if (!this.presenceActive) {
       this.presenceActive = true;
       // The initial-presence burst: one ILN (with the CHG's TrID) per visible FL contact.
@@ -554,7 +729,9 @@ export class NsSession {
         const contact = this.core.account(email);
         if (!contact) continue;
         const seen = contact.statusSeenBy(me.email);
-        if (seen !== "FLN") this.out(this.dialect!.iln(t, seen, contact.email, contact.name));
+        if (seen === "FLN") continue;
+        this.out(this.dialect!.iln(t, seen, this.core.presenceOf(contact)));
+        this.sendPersonalMessageOf(contact);
       }
     }
     this.core.broadcastPresence(me);

@@ -1,6 +1,6 @@
 import { isValidAddress } from "../accounts.js";
 import type { ServerCore } from "../core.js";
-import type { Dialect } from "../dialect/index.js";
+import type { Dialect, PresenceInfo } from "../dialect/index.js";
 import type { MsnpConnection } from "../wire/connection.js";
 import type { InboundCommand } from "../wire/framing.js";
 import { decodeParam, encodeParam } from "../wire/percent.js";
@@ -47,8 +47,7 @@ export class SbSession {
   /** `JOI` for someone who just joined this session. */
   announceJoin(joiner: SbSession): void {
     if (!this.dialect || joiner.email === undefined) return;
-    const line = this.dialect.joi(joiner.email, this.core.account(joiner.email)?.name ?? joiner.email);
-    this.conn.send(line.tokens);
+    this.conn.send(this.dialect.joi(this.presenceOf(joiner.email)).tokens);
   }
 
   /** `BYE email` (or `BYE email 1` when the server removed them for idling). */
@@ -128,8 +127,7 @@ export class SbSession {
     board.join(this, false);
     this.board = board;
     others.forEach((other, i) => {
-      const name = this.core.account(other)?.name ?? other;
-      this.conn.send(dialect.iro(t, i + 1, others.length, other, name).tokens);
+      this.conn.send(dialect.iro(t, i + 1, others.length, this.presenceOf(other)).tokens);
     });
     this.conn.send(["ANS", t, "OK"]);
   }
@@ -189,6 +187,13 @@ export class SbSession {
     board.touch();
     // Escargot never NAKs and ACKs every A/D message, delivered or not (msnp.md §8.3).
     if (ack === "A" || ack === "D") this.conn.send(["ACK", t]);
+  }
+
+  private presenceOf(email: string): PresenceInfo {
+    const account = this.core.account(email);
+    return account
+      ? this.core.presenceOf(account)
+      : { email, name: email, clientId: "0", msnObject: undefined };
   }
 
   /** Attributes the connection's lines to the address it claims, even if the claim then fails. */
