@@ -17,6 +17,12 @@ export const MSNP7_CHALLENGE_PRODUCT: ChallengeProduct = {
   productKey: "Q1P7W2E4J9R8U3S5",
 };
 
+/** MSN Messenger 6.x pair, for the MD5 answer on MSNP8–10. */
+export const MSN6_CHALLENGE_PRODUCT: ChallengeProduct = {
+  productId: "PROD0038W!61ZTF9",
+  productKey: "VT6PX?UQTM4WM%YR",
+};
+
 /** MSN Messenger 7.0 pair, for MSNP11+. */
 export const MSNP11_CHALLENGE_PRODUCT: ChallengeProduct = {
   productId: "PROD0090YUAUV{2B",

@@ -4,9 +4,16 @@
  * The sessions ask the dialect and never test version numbers themselves, so supporting a new
  * version range is one new Dialect object, not a fork of the session code.
  *
- * Implemented: MSNP2–7 (MD5 login, `SYN` with per-list `LST` lines). MSNP8–12 (TWN) is planned.
+ * Implemented: MSNP2–7 (MD5 login, `SYN` with per-list `LST` lines) and MSNP8–12 (TWN login,
+ * counted `SYN`, `ADC`/GUIDs and `PRP MFN` from MSNP10, `UBX` personal messages from MSNP11).
  */
-import { answerChallengeMd5, MSNP7_CHALLENGE_PRODUCT } from "./challenge.js";
+import {
+  answerChallengeMd5,
+  answerChallengeMsnp11,
+  MSN6_CHALLENGE_PRODUCT,
+  MSNP11_CHALLENGE_PRODUCT,
+  MSNP7_CHALLENGE_PRODUCT,
+} from "./challenge.js";
 import { decodeParam } from "./encoding.js";
 import { MsnArgumentError } from "./errors.js";
 import type { MsnCommand } from "./framing.js";
@@ -30,7 +37,10 @@ export type ListChangeKind = "add" | "remove";
 export interface ListChange {
   kind: ListChangeKind;
   list: ListName;
-  email: string;
+  /** Null when the command names the contact only by GUID (`REM <trid> FL <guid>`, MSNP10+). */
+  email: string | null;
+  /** Contact GUID (MSNP10+ `C=` / `REM FL <guid>`), else null. */
+  guid: string | null;
   /** Decoded name when the command carries one. */
   friendlyName: string | null;
 }
@@ -41,6 +51,8 @@ export interface SyncedContact {
   friendlyName: string;
   lists: ContactLists;
   groups: string[];
+  /** Contact GUID (MSNP10+). */
+  guid?: string;
 }
 
 export interface ListSyncResult {
@@ -50,6 +62,8 @@ export interface ListSyncResult {
   privacy: string | null;
   /** `GTC` value, if the server sent one. */
   addPrompt: string | null;
+  /** Our own friendly name if the sync carried it (`PRP MFN`, MSNP10+). */
+  ownFriendlyName: string | null;
 }
 
 /** Consumes the commands that make up one `SYN` answer. */
@@ -74,8 +88,8 @@ export interface Dialect {
   /** As offered in `VER`, e.g. `MSNP7`. */
   readonly version: string;
   readonly versionNumber: number;
-  /** Login scheme of this range. */
-  readonly loginScheme: "MD5";
+  /** Login scheme of this range: `MD5` (MSNP2–7) or `TWN` with a Passport ticket (MSNP8+). */
+  readonly loginScheme: "MD5" | "TWN";
   /** Whether to send `INF` before `USR` (MSNP2–7; MSNP8+ servers close the connection on it). */
   readonly sendsInf: boolean;
 
@@ -94,18 +108,38 @@ export interface Dialect {
   /** `FLN` args → the address. */
   parseOffline(args: readonly string[]): string | null;
 
-  /** Command (and args after the TrID) that puts `email` on / takes it off `list`. */
-  listChangeCommand(kind: ListChangeKind, list: ListName, email: string): { name: string; args: string[] };
   /**
-   * Parses a list-change reply or server notification (`ADD`/`REM` here; `ADC` in MSNP10–12).
+   * Command (and args after the TrID) that puts `email` on / takes it off `list`. `guid` is the
+   * contact's GUID when known; MSNP10+ removes FL entries by GUID and throws
+   * {@link MsnArgumentError} without one.
+   */
+  listChangeCommand(
+    kind: ListChangeKind,
+    list: ListName,
+    email: string,
+    guid?: string,
+  ): { name: string; args: string[] };
+  /**
+   * Parses a list-change reply or server notification (`ADD`/`REM`; `ADC` in MSNP10–12).
    * Returns null when `command` is not one, or is malformed.
    */
   parseListChange(command: MsnCommand): ListChange | null;
 
-  /** Command and args that set our own friendly name (already percent-encoded). */
+  /** Command and args that set our own friendly name (already percent-encoded): `REA` or `PRP MFN`. */
   renameCommand(ownEmail: string, encodedName: string): { name: string; args: string[] };
-  /** Parses the rename reply (args after the TrID) → the decoded name now in effect. */
+  /** Name of the rename command and of its replies/notifications (`REA` or `PRP`). */
+  readonly renameCommandName: string;
+  /**
+   * Parses a rename reply or notification of that command (args after the TrID) → the decoded
+   * name now in effect; `email` is null when the command does not name the account (`PRP`).
+   */
   parseRenameReply(args: readonly string[]): { email: string | null; friendlyName: string } | null;
+
+  /**
+   * Parses a `UBX` (MSNP11+ personal message) → the contact and its decoded personal message
+   * ("" when cleared). Null when this range has none or the command is malformed.
+   */
+  parsePersonalMessage(command: MsnCommand): { email: string; personalMessage: string } | null;
 
   /** Product id sent in `QRY`, and the 32-character answer to a `CHL`. */
   readonly challengeProductId: string;
@@ -232,7 +266,13 @@ class LegacyListSync implements ListSync {
   }
 
   result(): ListSyncResult {
-    return { contacts: this.contacts, groups: this.groups, privacy: this.privacy, addPrompt: this.addPrompt };
+    return {
+      contacts: this.contacts,
+      groups: this.groups,
+      privacy: this.privacy,
+      addPrompt: this.addPrompt,
+      ownFriendlyName: null,
+    };
   }
 }
 
@@ -296,32 +336,370 @@ class LegacyMd5Dialect implements Dialect {
   }
 
   parseListChange(command: MsnCommand): ListChange | null {
-    if (command.name !== "ADD" && command.name !== "REM") return null;
-    const kind: ListChangeKind = command.name === "ADD" ? "add" : "remove";
-    // After the TrID, documented: list ver email [name [group]]. Escargot's ADD 0 RL puts the
-    // version first: ver list email name.
-    const args = command.args.slice(1);
-    let list: string | undefined;
-    if (isListName(args[0])) list = args[0];
-    else if (isListName(args[1])) list = args[1];
-    const email = args[2];
-    if (!isListName(list) || !email) return null;
-    return { kind, list, email, friendlyName: args[3] === undefined ? null : decodeParam(args[3]) || email };
+    return parseAddRemove(command);
   }
+
+  readonly renameCommandName = "REA";
 
   renameCommand(ownEmail: string, encodedName: string): { name: string; args: string[] } {
     return { name: "REA", args: [ownEmail, encodedName] };
   }
 
   parseRenameReply(args: readonly string[]): { email: string | null; friendlyName: string } | null {
-    // ver email name
-    const name = args[2];
-    if (name === undefined) return null;
-    return { email: args[1] ?? null, friendlyName: decodeParam(name) };
+    return parseReaReply(args);
+  }
+
+  parsePersonalMessage(): null {
+    return null;
   }
 
   answerChallenge(challenge: string): string {
     return answerChallengeMd5(challenge, MSNP7_CHALLENGE_PRODUCT.productKey);
+  }
+
+  switchboardHandle(email: string): string {
+    return email;
+  }
+}
+
+/** `ADD`/`REM` replies and notifications (MSNP2–9). */
+function parseAddRemove(command: MsnCommand): ListChange | null {
+  if (command.name !== "ADD" && command.name !== "REM") return null;
+  const kind: ListChangeKind = command.name === "ADD" ? "add" : "remove";
+  // After the TrID, documented: list ver email [name [group]]. Escargot's ADD 0 RL puts the
+  // version first: ver list email name.
+  const args = command.args.slice(1);
+  let list: string | undefined;
+  if (isListName(args[0])) list = args[0];
+  else if (isListName(args[1])) list = args[1];
+  const email = args[2];
+  if (!isListName(list) || !email) return null;
+  return {
+    kind,
+    list,
+    email,
+    guid: null,
+    friendlyName: args[3] === undefined ? null : decodeParam(args[3]) || email,
+  };
+}
+
+/** `REA` reply (args after the TrID): ver email name. */
+function parseReaReply(args: readonly string[]): { email: string | null; friendlyName: string } | null {
+  const name = args[2];
+  if (name === undefined) return null;
+  return { email: args[1] ?? null, friendlyName: decodeParam(name) };
+}
+
+/** List bits of MSNP8+ `LST` lines (msnp.md §4.1); PL (MSNP10+) means "added me, unanswered". */
+const BIT_FL = 1;
+const BIT_AL = 2;
+const BIT_BL = 4;
+const BIT_RL = 8;
+const BIT_PL = 16;
+
+function listsFromBits(bits: number): ContactLists {
+  return {
+    forward: (bits & BIT_FL) !== 0,
+    allow: (bits & BIT_AL) !== 0,
+    block: (bits & BIT_BL) !== 0,
+    // Escargot swaps RL for PL on pending contacts; both mean "this person has me on their list".
+    reverse: (bits & (BIT_RL | BIT_PL)) !== 0,
+  };
+}
+
+/** Splits `N=`/`F=`/`C=` tokens from the positional ones, dropping empty fields (`… 19 `). */
+function splitKeyed(tokens: readonly string[]): { keyed: Map<string, string>; rest: string[] } {
+  const keyed = new Map<string, string>();
+  const rest: string[] = [];
+  for (const token of tokens) {
+    if (token.length === 0) continue;
+    const match = /^([NFC])=(.*)$/.exec(token);
+    if (match?.[1] !== undefined) keyed.set(match[1], match[2] ?? "");
+    else rest.push(token);
+  }
+  return { keyed, rest };
+}
+
+/**
+ * MSNP8–12 list sync: the `SYN` reply announces how many contacts and groups follow; `LST` (one
+ * per contact, all lists as bits) and `LSG` lines carry no TrID, so completion is counting.
+ * MSNP8–9: `SYN trid ver [contacts groups]`, `LST email name bits [groups]`, `LSG id name 0`.
+ * MSNP10–12: `SYN trid ts ts [contacts groups]`, `LST N= F= C= bits [groups]`, `LSG name guid`,
+ * and our own name as `PRP MFN`.
+ */
+class CountedListSync implements ListSync {
+  private readonly countsAt: number;
+  private readonly guidGroups: boolean;
+  private readonly contacts = new Map<string, SyncedContact>();
+  private readonly groups = new Map<string, string>();
+  private contactsSeen = 0;
+  private groupsSeen = 0;
+  private expected: { contacts: number; groups: number } | null = null;
+  private synReplied = false;
+  private privacy: string | null = null;
+  private addPrompt: string | null = null;
+  private ownFriendlyName: string | null = null;
+
+  constructor(timestampVersions: boolean) {
+    this.countsAt = timestampVersions ? 2 : 1;
+    this.guidGroups = timestampVersions;
+  }
+
+  onSynReply(args: readonly string[]): void {
+    this.synReplied = true;
+    const contacts = args[this.countsAt] ?? "";
+    const groups = args[this.countsAt + 1] ?? "";
+    // Without counts the server has nothing newer than what we asked for: no list follows.
+    if (INTEGER.test(contacts) && INTEGER.test(groups)) {
+      this.expected = { contacts: Number(contacts), groups: Number(groups) };
+    }
+  }
+
+  get listsComplete(): boolean {
+    return this.synReplied && (this.expected === null || this.contactsSeen >= this.expected.contacts);
+  }
+
+  get complete(): boolean {
+    return this.listsComplete && (this.expected === null || this.groupsSeen >= this.expected.groups);
+  }
+
+  handle(command: MsnCommand): boolean {
+    const { name, args } = command;
+    switch (name) {
+      case "LST":
+        this.onContact(args);
+        return true;
+      case "LSG":
+        this.onGroup(args);
+        return true;
+      case "GTC":
+        this.addPrompt = args.at(-1) ?? "";
+        return true;
+      case "BLP":
+        this.privacy = args.at(-1) ?? "";
+        return true;
+      case "BPR":
+        return true; // phone numbers: not needed by the bridge
+      case "PRP": {
+        // MSNP8–9: our phone numbers; MSNP10+: also `PRP MFN <name>`.
+        const mfn = args.indexOf("MFN");
+        const value = mfn >= 0 ? args[mfn + 1] : undefined;
+        if (value !== undefined) this.ownFriendlyName = decodeParam(value);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private onContact(args: readonly string[]): void {
+    this.contactsSeen += 1;
+    const { keyed, rest } = splitKeyed(args);
+    let email: string | undefined;
+    let name: string | undefined;
+    let positional: string[];
+    if (keyed.has("N")) {
+      email = keyed.get("N");
+      name = keyed.get("F");
+      positional = rest;
+    } else {
+      [email, name] = rest;
+      positional = rest.slice(2);
+    }
+    const bitsText = positional[0] ?? "";
+    if (!email || !INTEGER.test(bitsText)) return;
+    const contact: SyncedContact = {
+      email,
+      friendlyName: (name === undefined ? "" : decodeParam(name)) || email,
+      lists: listsFromBits(Number(bitsText)),
+      groups: (positional[1] ?? "").split(",").filter((id) => id.length > 0),
+    };
+    const guid = keyed.get("C");
+    if (guid) contact.guid = guid;
+    this.contacts.set(email.toLowerCase(), contact);
+  }
+
+  private onGroup(args: readonly string[]): void {
+    this.groupsSeen += 1;
+    const tokens = args.filter((token) => token.length > 0);
+    const [first, second] = tokens;
+    if (first === undefined || second === undefined) return;
+    if (this.guidGroups) this.groups.set(second, decodeParam(first));
+    else this.groups.set(first, decodeParam(second));
+  }
+
+  result(): ListSyncResult {
+    return {
+      contacts: this.contacts,
+      groups: this.groups,
+      privacy: this.privacy,
+      addPrompt: this.addPrompt,
+      ownFriendlyName: this.ownFriendlyName,
+    };
+  }
+}
+
+/** Capabilities we announce in `CHG` (mandatory from MSNP8): none, so peers attempt no P2P. */
+const CLIENT_ID = "0";
+/** "Send me everything": MSNP10+ `SYN` takes two timestamps instead of a list version. */
+const SYNC_EPOCH = "2000-01-01T00:00:00.0-00:00";
+
+function decodeXmlText(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|lt|gt|amp|quot|apos);/gi, (entity: string, body: string) => {
+    const lower = body.toLowerCase();
+    if (lower.startsWith("#x")) return safeCodePoint(Number.parseInt(lower.slice(2), 16), entity);
+    if (lower.startsWith("#")) return safeCodePoint(Number.parseInt(lower.slice(1), 10), entity);
+    const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+    return named[lower] ?? entity;
+  });
+}
+
+function safeCodePoint(code: number, fallback: string): string {
+  return Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
+    ? String.fromCodePoint(code)
+    : fallback;
+}
+
+/**
+ * MSNP8–12: TWN (Passport) login, client-id in `CHG`, counted list sync. From MSNP10: timestamps
+ * in `SYN`, `ADC` and contact GUIDs, `PRP MFN` for our name, no name in `USR OK`. From MSNP11:
+ * `UBX` personal messages and the new `CHL` algorithm.
+ */
+class PassportDialect implements Dialect {
+  readonly version: string;
+  readonly versionNumber: number;
+  readonly loginScheme = "TWN" as const;
+  readonly sendsInf = false;
+  readonly challengeProductId: string;
+  readonly renameCommandName: string;
+  /** MSNP10+ list model: `ADC`, GUIDs, `N=`/`F=`/`C=` fields, `PRP MFN`. */
+  private readonly addressBook: boolean;
+
+  constructor(versionNumber: number) {
+    this.versionNumber = versionNumber;
+    this.version = `MSNP${versionNumber}`;
+    this.addressBook = versionNumber >= 10;
+    this.renameCommandName = this.addressBook ? "PRP" : "REA";
+    this.challengeProductId =
+      versionNumber >= 11 ? MSNP11_CHALLENGE_PRODUCT.productId : MSN6_CHALLENGE_PRODUCT.productId;
+  }
+
+  cvrArgs(email: string): string[] {
+    return ["0x0409", "winnt", "5.1", "i386", "MSNMSGR", "6.2.0205", "MSMSGS", email];
+  }
+
+  parseLoginOk(args: readonly string[]): LoginOk | null {
+    // MSNP8–9: OK email name verified 0; MSNP10+: OK email verified 0 (name comes as PRP MFN).
+    if (args[0] !== "OK" || !args[1]) return null;
+    const name = this.addressBook ? undefined : args[2];
+    return { email: args[1], friendlyName: name === undefined ? null : decodeParam(name) };
+  }
+
+  synArgs(): string[] {
+    return this.addressBook ? [SYNC_EPOCH, SYNC_EPOCH] : ["0"];
+  }
+
+  createListSync(): ListSync {
+    return new CountedListSync(this.addressBook);
+  }
+
+  chgArgs(status: OwnStatus): string[] {
+    // Without the client-id Escargot silently ignores CHG on MSNP8+ (msnp.md §5.2).
+    return [status, CLIENT_ID];
+  }
+
+  parseInitialPresence(args: readonly string[]): PresenceUpdate | null {
+    return this.parsePresence(args.slice(1));
+  }
+
+  parsePresence(args: readonly string[]): PresenceUpdate | null {
+    // status email name [client-id [msnobj]]
+    const [status, email, name] = args;
+    if (!status || !email || !isContactStatus(status)) return null;
+    return { status, email, friendlyName: name === undefined ? null : decodeParam(name) || email };
+  }
+
+  parseOffline(args: readonly string[]): string | null {
+    return args[0] || null;
+  }
+
+  listChangeCommand(
+    kind: ListChangeKind,
+    list: ListName,
+    email: string,
+    guid?: string,
+  ): { name: string; args: string[] } {
+    if (!this.addressBook) {
+      return kind === "add"
+        ? { name: "ADD", args: [list, email, email] }
+        : { name: "REM", args: [list, email] };
+    }
+    if (kind === "add") {
+      return { name: "ADC", args: list === "FL" ? [list, `N=${email}`, `F=${email}`] : [list, `N=${email}`] };
+    }
+    if (list !== "FL") return { name: "REM", args: [list, email] };
+    if (!guid) throw new MsnArgumentError(`no contact GUID known for ${email}; cannot remove it from FL`);
+    return { name: "REM", args: [list, guid] };
+  }
+
+  parseListChange(command: MsnCommand): ListChange | null {
+    if (command.name === "ADD" || (command.name === "REM" && !this.addressBook)) {
+      return parseAddRemove(command);
+    }
+    if (command.name === "ADC") {
+      // trid list N=email [F=name] [C=guid] [group]; group-only adds (`C=guid group`) are not ours.
+      const [list, ...fields] = command.args.slice(1);
+      const { keyed } = splitKeyed(fields);
+      const email = keyed.get("N");
+      if (!isListName(list) || !email) return null;
+      const name = keyed.get("F");
+      return {
+        kind: "add",
+        list,
+        email,
+        guid: keyed.get("C") || null,
+        friendlyName: name === undefined ? null : decodeParam(name) || email,
+      };
+    }
+    if (command.name === "REM") {
+      // trid list <guid|email|N=email> [group]; with a group it only leaves that group.
+      const [list, id, group] = command.args.slice(1).filter((token) => token.length > 0);
+      if (!isListName(list) || !id || group !== undefined) return null;
+      const address = id.replace(/^N=/, "");
+      return address.includes("@")
+        ? { kind: "remove", list, email: address, guid: null, friendlyName: null }
+        : { kind: "remove", list, email: null, guid: address, friendlyName: null };
+    }
+    return null;
+  }
+
+  renameCommand(ownEmail: string, encodedName: string): { name: string; args: string[] } {
+    return this.addressBook
+      ? { name: "PRP", args: ["MFN", encodedName] }
+      : { name: "REA", args: [ownEmail, encodedName] };
+  }
+
+  parseRenameReply(args: readonly string[]): { email: string | null; friendlyName: string } | null {
+    if (!this.addressBook) return parseReaReply(args);
+    // [ver] MFN name
+    const mfn = args.indexOf("MFN");
+    const name = mfn >= 0 ? args[mfn + 1] : undefined;
+    return name === undefined ? null : { email: null, friendlyName: decodeParam(name) };
+  }
+
+  parsePersonalMessage(command: MsnCommand): { email: string; personalMessage: string } | null {
+    if (this.versionNumber < 11 || command.name !== "UBX") return null;
+    const email = command.args[0];
+    if (!email?.includes("@")) return null;
+    const xml = command.payload?.toString("utf8") ?? "";
+    const psm = /<PSM>([\s\S]*?)<\/PSM>/.exec(xml)?.[1] ?? "";
+    return { email, personalMessage: decodeXmlText(psm).trim() };
+  }
+
+  answerChallenge(challenge: string): string {
+    return this.versionNumber >= 11
+      ? answerChallengeMsnp11(challenge, MSNP11_CHALLENGE_PRODUCT)
+      : answerChallengeMd5(challenge, MSN6_CHALLENGE_PRODUCT.productKey);
   }
 
   switchboardHandle(email: string): string {
@@ -335,17 +713,18 @@ const VERSION_PATTERN = /^MSNP(\d{1,2})$/;
 export function isSupportedVersion(version: string): boolean {
   const match = VERSION_PATTERN.exec(version);
   const number = match ? Number(match[1]) : NaN;
-  return number >= 2 && number <= 7;
+  return number >= 2 && number <= 12;
 }
 
 /** The dialect object for `version`; throws {@link MsnArgumentError} for unsupported versions. */
 export function dialectFor(version: string): Dialect {
   if (!isSupportedVersion(version)) {
     throw new MsnArgumentError(
-      `protocol version ${JSON.stringify(version)} is not supported (MSNP2–MSNP7 are)`,
+      `protocol version ${JSON.stringify(version)} is not supported (MSNP2–MSNP12 are)`,
     );
   }
-  return new LegacyMd5Dialect(Number(VERSION_PATTERN.exec(version)?.[1]));
+  const number = Number(VERSION_PATTERN.exec(version)?.[1]);
+  return number >= 8 ? new PassportDialect(number) : new LegacyMd5Dialect(number);
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 import { NULL_LOGGER, TypedEventEmitter, errorMeta, type MsnLogger } from "./events.js";
 import type { MsnCommand } from "./framing.js";
 import { classifyMessage, type MsnMessageContent } from "./mime.js";
+import { fetchPassportTicket, PassportAuthError, validatePassportUrl } from "./passport.js";
 import { SwitchboardSession } from "./switchboard.js";
 import {
   LIST_KEYS,
@@ -61,8 +62,17 @@ export interface RingInvitation {
 }
 
 export interface NotificationEvents {
-  /** A contact's status or friendly name actually changed (repeats are suppressed). */
-  presence: { contact: Contact; previousStatus: ContactStatus; previousFriendlyName: string };
+  /**
+   * A contact's status, friendly name or personal message (`UBX`, MSNP11+; in
+   * `contact.personalMessage`) actually changed (repeats are suppressed).
+   */
+  presence: {
+    contact: Contact;
+    previousStatus: ContactStatus;
+    previousFriendlyName: string;
+    /** Undefined when none was known. */
+    previousPersonalMessage?: string;
+  };
   /** The contact list was received (once, during `connect()`). */
   contactsSynced: { contacts: ReadonlyMap<string, Contact>; groups: ReadonlyMap<string, Group> };
   /** A contact was put on one of our own lists (FL/AL/BL), by us or by the server. */
@@ -89,8 +99,13 @@ export interface NotificationSessionOptions {
   /** Address to log in with; must match the stored spelling (case!) on Escargot. */
   email: string;
   password: string;
-  /** Versions to offer, highest first. Default `["MSNP7"]`. */
+  /** Versions to offer, highest first (MSNP2–MSNP12). Default `["MSNP7"]`. */
   versions?: string[];
+  /**
+   * Passport nexus for TWN login (MSNP8+): `https:`, or `http:` on a loopback host only.
+   * Default the historic `https://nexus.passport.com/rdr/pprdr.asp`.
+   */
+  passportUrl?: string;
   /** Status set by the first `CHG`. Default `NLN`. */
   initialStatus?: OwnStatus;
   /** Timeout of every request (default 15 s). */
@@ -192,6 +207,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       maxRedirects: nonNegative(options.maxRedirects ?? 3, "maxRedirects"),
     };
     if (options.maxPayloadBytes !== undefined) positive(options.maxPayloadBytes, "maxPayloadBytes");
+    if (options.passportUrl !== undefined) validatePassportUrl(options.passportUrl);
     if (!options.host || !Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
       throw new MsnArgumentError(`invalid server address ${String(options.host)}:${String(options.port)}`);
     }
@@ -282,7 +298,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
 
   private failureReason(error: Error): NotificationCloseReason {
     if (this.serverCloseReason) return this.serverCloseReason;
-    if (error instanceof MsnServerError) return "login-failed";
+    if (error instanceof MsnServerError || error instanceof PassportAuthError) return "login-failed";
     if (error instanceof FramingError || error instanceof MsnProtocolError) return "protocol-error";
     if (error instanceof MsnTimeoutError) return "protocol-error";
     if (error instanceof MsnConnectionClosedError) return "socket-closed";
@@ -403,14 +419,14 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         port = target.port;
         continue;
       }
-      // USR <trid> MD5 S <challenge>
+      // USR <trid> MD5|TWN S <challenge>
       const challenge = initial.args[3];
-      if (initial.args[2] !== "S" || challenge === undefined) {
+      if (initial.args[1] !== dialect.loginScheme || initial.args[2] !== "S" || challenge === undefined) {
         throw new MsnProtocolError("malformed USR challenge reply");
       }
       const ok = await connection.request(
         "USR",
-        [dialect.loginScheme, "S", md5LoginHash(challenge, this.options.password)],
+        [dialect.loginScheme, "S", await this.loginResponse(dialect, challenge)],
         undefined,
         { sensitive: true },
       );
@@ -420,6 +436,21 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       this.ownName = login.friendlyName ?? login.email;
       return;
     }
+  }
+
+  /** The `USR … S` argument: MD5 hash, or a Passport ticket fetched now (they expire in 30 s). */
+  private async loginResponse(dialect: Dialect, challenge: string): Promise<string> {
+    if (dialect.loginScheme === "MD5") return md5LoginHash(challenge, this.options.password);
+    const ticket = await fetchPassportTicket({
+      passportUrl: this.options.passportUrl,
+      email: this.options.email,
+      password: this.options.password,
+      challenge,
+      timeoutMs: this.options.requestTimeoutMs,
+      logger: this.logger,
+    });
+    if (this.state !== "connecting") throw new MsnConnectionClosedError("session closed during login");
+    return ticket;
   }
 
   private async synchronise(): Promise<void> {
@@ -477,16 +508,20 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       this.contactMap.set(
         key,
         freezeContact({
+          ...previous,
           email: synced.email,
           friendlyName: previous?.friendlyName ?? synced.friendlyName,
           lists: { ...synced.lists },
           groups: [...synced.groups],
           status: previous?.status ?? "FLN",
+          ...(synced.guid === undefined ? {} : { guid: synced.guid }),
         }),
       );
     }
     for (const [id, name] of result.groups) this.groupMap.set(id, Object.freeze({ id, name }));
     this.privacy = result.privacy;
+    // MSNP10+ sends our name here instead of in USR OK; it is not a change, so no event.
+    if (result.ownFriendlyName) this.ownName = result.ownFriendlyName;
     this.emit("contactsSynced", { contacts: this.contactMap, groups: this.groupMap });
   }
 
@@ -509,7 +544,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     this.ownStatus = confirmed !== undefined && isOwnStatus(confirmed) ? confirmed : status;
   }
 
-  /** Changes our friendly name (`REA`); `friendlyName` then holds the name the server confirmed. */
+  /** Changes our friendly name (`REA`, or `PRP MFN` on MSNP10+); `friendlyName` then holds the name the server confirmed. */
   async setFriendlyName(name: string): Promise<void> {
     const { connection, dialect } = this.requireConnected();
     if (typeof name !== "string" || name.trim().length === 0) {
@@ -577,7 +612,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
 
   private async changeList(kind: ListChangeKind, list: OwnList, email: string): Promise<void> {
     const { connection, dialect } = this.requireConnected();
-    const command = dialect.listChangeCommand(kind, list, email);
+    const command = dialect.listChangeCommand(kind, list, email, this.getContact(email)?.guid);
     await connection.request(command.name, command.args, undefined, {
       // Applied synchronously: the server sends the contact's ILN right behind the ADD reply.
       onReply: (reply) => {
@@ -648,6 +683,14 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       return;
     }
     const { name, args } = command;
+    if (name === this.currentDialect?.renameCommandName) {
+      // A late reply or a server push (`PRP MFN` after a short list sync) naming us.
+      const parsed = this.currentDialect.parseRenameReply(/^\d+$/.test(args[0] ?? "") ? args.slice(1) : args);
+      if (parsed && (parsed.email === null || parsed.email.toLowerCase() === this.ownEmail.toLowerCase())) {
+        this.applyOwnName(parsed.friendlyName);
+      }
+      return;
+    }
     switch (name) {
       case "ILN": {
         const update = this.currentDialect?.parseInitialPresence(args);
@@ -666,11 +709,15 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         if (email) this.applyPresence({ email, status: "FLN", friendlyName: null });
         break;
       }
-      case "REA": {
-        const parsed = this.currentDialect?.parseRenameReply(args.slice(1));
-        if (parsed && parsed.email?.toLowerCase() === this.ownEmail.toLowerCase()) {
-          this.applyOwnName(parsed.friendlyName);
-        }
+      case "UBX": {
+        const update = this.currentDialect?.parsePersonalMessage(command);
+        if (update) this.applyPersonalMessage(update.email, update.personalMessage);
+        break;
+      }
+      case "BLP": {
+        // Outside the list sync only after one that announced nothing more.
+        const mode = args.at(-1);
+        if (mode === "AL" || mode === "BL") this.privacy = mode;
         break;
       }
       case "RNG":
@@ -712,7 +759,6 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     const key = update.email.toLowerCase();
     if (key === this.ownEmail.toLowerCase()) return;
     const existing = this.contactMap.get(key);
-    const previousStatus = existing?.status ?? "FLN";
     const previousFriendlyName = existing?.friendlyName ?? update.email;
     const friendlyName = update.friendlyName ?? previousFriendlyName;
     if (existing && existing.status === update.status && existing.friendlyName === friendlyName) {
@@ -720,6 +766,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     }
     if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
     const contact = freezeContact({
+      ...existing,
       email: existing?.email ?? update.email,
       friendlyName,
       lists: { ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }) },
@@ -727,12 +774,46 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       status: update.status,
     });
     this.contactMap.set(key, contact);
-    this.emit("presence", { contact, previousStatus, previousFriendlyName });
+    this.emitPresence(contact, existing);
+  }
+
+  private emitPresence(contact: Contact, previous: Contact | undefined): void {
+    this.emit("presence", {
+      contact,
+      previousStatus: previous?.status ?? "FLN",
+      previousFriendlyName: previous?.friendlyName ?? contact.email,
+      ...(previous?.personalMessage === undefined
+        ? {}
+        : { previousPersonalMessage: previous.personalMessage }),
+    });
+  }
+
+  /** `UBX` (MSNP11+): reported through `presence` so consumers see one "status" stream. */
+  private applyPersonalMessage(email: string, personalMessage: string): void {
+    const key = email.toLowerCase();
+    if (key === this.ownEmail.toLowerCase()) return;
+    const existing = this.contactMap.get(key);
+    // Escargot sends UBX for contacts it also reports presence for; a stranger's PSM is noise.
+    if (!existing) return;
+    if ((existing.personalMessage ?? "") === personalMessage) return;
+    const contact = freezeContact({
+      ...existing,
+      lists: { ...existing.lists },
+      groups: [...existing.groups],
+      personalMessage,
+    });
+    this.contactMap.set(key, contact);
+    this.emitPresence(contact, existing);
   }
 
   private applyListChange(change: ListChange): void {
     const adding = change.kind === "add";
-    const key = change.email.toLowerCase();
+    const email = change.email ?? this.emailForGuid(change.guid);
+    if (email === null) {
+      this.logger.warn("list change for an unknown contact GUID ignored", { list: change.list });
+      return;
+    }
+    const key = email.toLowerCase();
     const existing = this.contactMap.get(key);
     const field = LIST_KEYS[change.list];
     const onList = existing?.lists[field] ?? false;
@@ -744,15 +825,18 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       [field]: adding,
     };
     const friendlyName =
-      adding && change.friendlyName && change.friendlyName !== change.email
+      adding && change.friendlyName && change.friendlyName !== email
         ? change.friendlyName
-        : (existing?.friendlyName ?? change.friendlyName ?? change.email);
+        : (existing?.friendlyName ?? change.friendlyName ?? email);
+    const guid = change.guid ?? existing?.guid;
     const contact = freezeContact({
-      email: existing?.email ?? change.email,
+      ...existing,
+      email: existing?.email ?? email,
       friendlyName,
       lists,
       groups: change.list === "FL" && !adding ? [] : [...(existing?.groups ?? [])],
       status: existing?.status ?? "FLN",
+      ...(guid === undefined ? {} : { guid }),
     });
     const onAnyList = lists.forward || lists.allow || lists.block || lists.reverse;
     if (onAnyList) this.contactMap.set(key, contact);
@@ -770,6 +854,12 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         list: change.list,
       });
     }
+  }
+
+  private emailForGuid(guid: string | null): string | null {
+    if (guid === null) return null;
+    for (const contact of this.contactMap.values()) if (contact.guid === guid) return contact.email;
+    return null;
   }
 
   private onRing(args: readonly string[]): void {

@@ -65,9 +65,13 @@ export interface Contact {
   /** Decoded friendly name (the address when the server knows no name). */
   readonly friendlyName: string;
   readonly lists: Readonly<ContactLists>;
-  /** Group ids (MSNP7: small integers as strings). */
+  /** Group ids (MSNP7–9: small integers as strings; MSNP10+: GUIDs). */
   readonly groups: readonly string[];
   readonly status: ContactStatus;
+  /** Server-side contact id (MSNP10+ `C=`); FL removals name the contact by it. */
+  readonly guid?: string;
+  /** Personal message ("PSM", MSNP11+ `UBX`); "" when cleared, undefined when never received. */
+  readonly personalMessage?: string;
 }
 
 export interface Group {

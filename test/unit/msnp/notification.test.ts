@@ -77,7 +77,7 @@ describe("NotificationSession options", () => {
     assert.throws(() => new NotificationSession({ ...base, password: "" }), MsnArgumentError);
     assert.throws(() => new NotificationSession({ ...base, port: 0 }), MsnArgumentError);
     assert.throws(() => new NotificationSession({ ...base, versions: [] }), MsnArgumentError);
-    assert.throws(() => new NotificationSession({ ...base, versions: ["MSNP8"] }), /not supported/);
+    assert.throws(() => new NotificationSession({ ...base, versions: ["MSNP13"] }), /not supported/);
     assert.throws(() => new NotificationSession({ ...base, pingIntervalMs: 0 }), MsnArgumentError);
     assert.throws(() => new NotificationSession({ ...base, requestTimeoutMs: Number.NaN }), MsnArgumentError);
     assert.throws(
