@@ -55,6 +55,7 @@ export function msnSessionFactory(config: BridgeConfig): NotificationFactory {
       email,
       password,
       versions: config.msn.protocol_versions,
+      passportUrl: config.msn.passport_url,
       pingIntervalMs: config.msn.keepalive_interval_seconds * 1000,
       requestTimeoutMs: config.msn.request_timeout_seconds * 1000,
       logger: log,

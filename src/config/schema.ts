@@ -86,6 +86,19 @@ function isHttpUrl(s: string): boolean {
   return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
 }
 
+function isHttpsOrLoopback(s: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return false; // already reported as not a URL
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return (
+    url.protocol === "https:" || host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)
+  );
+}
+
 const httpUrl = z
   .string()
   .refine(isHttpUrl, { error: "must be an http:// or https:// URL, e.g. http://127.0.0.1:8008" });
@@ -185,7 +198,14 @@ const MsnSchema = z.strictObject({
     .refine((v) => new Set(v).size === v.length, { error: "must not list a version twice" })
     // VER lists the client's dialects highest first; accept any order and normalise.
     .transform((v) => [...v].sort((a, b) => msnpNumber(b) - msnpNumber(a)))
-    .default(["MSNP7"]),
+    .default(["MSNP12", "MSNP11", "MSNP10", "MSNP9", "MSNP8", "MSNP7"]),
+  // Passport nexus for TWN login (MSNP8+). The password travels in a request header, so plain
+  // http is only accepted on loopback (a local test server).
+  passport_url: httpUrl
+    .refine(isHttpsOrLoopback, {
+      error: "must be https:// (plain http:// only on 127.0.0.1, ::1 or localhost)",
+    })
+    .default("https://nexus.passport.com/rdr/pprdr.asp"),
   keepalive_interval_seconds: positiveInt.max(3600).default(50),
   request_timeout_seconds: positiveInt.max(600).default(15),
   reconnect: ReconnectSchema.prefault({}),

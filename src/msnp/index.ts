@@ -44,4 +44,12 @@ export {
 } from "./mime.js";
 export { MAX_MSG_PAYLOAD_BYTES, splitMessageText } from "./split.js";
 export { dialectFor, isSupportedVersion, type Dialect } from "./dialect.js";
+export {
+  DEFAULT_PASSPORT_URL,
+  PassportAuthError,
+  PassportError,
+  fetchPassportTicket,
+  validatePassportUrl,
+  type PassportTicketOptions,
+} from "./passport.js";
 export { CommandDecoder, encodeCommand, type MsnCommand } from "./framing.js";

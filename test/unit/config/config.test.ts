@@ -114,7 +114,8 @@ describe("config defaults", () => {
     assert.equal(c.bridge.forward_displayname, false);
     assert.equal(c.bridge.login_concurrency, 8);
     assert.equal(c.bridge.typing_timeout_ms, 6000);
-    assert.deepEqual(c.msn.protocol_versions, ["MSNP7"]);
+    assert.deepEqual(c.msn.protocol_versions, ["MSNP12", "MSNP11", "MSNP10", "MSNP9", "MSNP8", "MSNP7"]);
+    assert.equal(c.msn.passport_url, "https://nexus.passport.com/rdr/pprdr.asp");
     assert.equal(c.msn.keepalive_interval_seconds, 50);
     assert.equal(c.msn.request_timeout_seconds, 15);
     assert.deepEqual(c.msn.reconnect, { initial_delay_ms: 1000, max_delay_ms: 300000, jitter: 0.3 });
@@ -128,6 +129,12 @@ describe("config defaults", () => {
     assert.deepEqual(plain.msn.server, { host: "msn.example.net", port: 1863 });
     const v6 = validateConfig(withValue(minimal(), ["msn", "server"], "[::1]:1864"), "t");
     assert.deepEqual(v6.msn.server, { host: "::1", port: 1864 });
+  });
+
+  test("msn.passport_url: plain http is accepted for a loopback test server", () => {
+    const url = "http://127.0.0.1:8080/rdr/pprdr.asp";
+    const c = validateConfig(withValue(minimal(), ["msn", "passport_url"], url), "t");
+    assert.equal(c.msn.passport_url, url);
   });
 
   test("protocol_versions are offered highest first whatever order they are written in", () => {
@@ -313,6 +320,12 @@ describe("config errors name the key and the problem", () => {
       path: ["msn", "protocol_versions"],
       value: ["MSNP7", "MSNP7"],
       expect: "msn.protocol_versions: must not list a version twice",
+    },
+    {
+      name: "plain-http passport URL off loopback",
+      path: ["msn", "passport_url"],
+      value: "http://login.example.net/rdr/pprdr.asp",
+      expect: "msn.passport_url: must be https://",
     },
     {
       name: "max delay below initial delay",
