@@ -4,6 +4,7 @@
  * the tests assert exactly what a client would see on the wire.
  */
 import { createHash } from "node:crypto";
+import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 
 /** Server→client commands that may carry a payload (msnp.md §1). */
@@ -232,4 +233,111 @@ export async function openChat(
   // Leave both ends with empty queues (the IRO lines were consumed by the caller's expectations).
   await inviteeSb.drain(0);
   return { inviterSb, inviteeSb, sessionId };
+}
+
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+/** A plain GET that never follows redirects, so tests see exactly what the server answered. */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "GET", headers, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The historic Passport 1.4 Authorization header for `GET /login` (msnp.md §3.4). */
+export function passportAuthorization(email: string, password: string, challenge: string): string {
+  return (
+    `Passport1.4 OrgVerb=GET,OrgURL=http%3A%2F%2Fmessenger%2Emsn%2Ecom,` +
+    `sign-in=${encodeURIComponent(email)},pwd=${encodeURIComponent(password)},${challenge}`
+  );
+}
+
+/** Nexus → DALogin → /login, as a historic client does; resolves with the quoted from-PP value. */
+export async function fetchTicket(
+  passportUrl: string,
+  email: string,
+  password: string,
+  challenge = "ct=1,rver=1,wp=FS_40SEC_0_COMPACT,lc=1,id=1",
+): Promise<string> {
+  const nexus = await httpGet(passportUrl);
+  const urls = String(nexus.headers["passporturls"] ?? "");
+  const daLogin = /(?:^|,)DALogin=([^,]+)/.exec(urls)?.[1];
+  if (nexus.status !== 200 || daLogin === undefined) throw new Error(`nexus answered ${nexus.status}`);
+  const login = await httpGet(`http://${daLogin}`, {
+    Authorization: passportAuthorization(email, password, challenge),
+  });
+  const info = String(login.headers["authentication-info"] ?? "");
+  const ticket = /from-PP='([^']*)'/.exec(info)?.[1];
+  if (login.status !== 200 || ticket === undefined) throw new Error(`/login answered ${login.status}`);
+  return ticket;
+}
+
+/**
+ * Connects with `VER <version>` and logs in over TWN with a ticket fetched over HTTP (or the given
+ * one); resolves after `USR … OK` and the profile MSG (and `SBS` on MSNP11+).
+ */
+export async function loginTwn(
+  server: { nsPort: number; passportUrl: string },
+  version: number,
+  email: string,
+  password: string,
+): Promise<RawClient> {
+  const c = await RawClient.connect(server.nsPort);
+  c.send(`VER ${c.nextTrid()} MSNP${version} CVR0`);
+  const ver = await c.next("VER");
+  if (ver.tokens[2] !== `MSNP${version}`) throw new Error(`VER answered ${ver.line}`);
+  c.send(`CVR ${c.nextTrid()} 0x0409 winnt 5.1 i386 MSNMSGR 7.0.0816 MSMSGS ${email}`);
+  await c.next("CVR");
+  const t = c.nextTrid();
+  c.send(`USR ${t} TWN I ${email}`);
+  const policy = await c.next((r) => r.tokens[1] === String(t));
+  const ticket = await fetchTicket(server.passportUrl, email, password, policy.tokens[4]);
+  const t2 = c.nextTrid();
+  c.send(`USR ${t2} TWN S ${ticket}`);
+  const ok = await c.next((r) => r.tokens[1] === String(t2));
+  if (ok.name !== "USR") throw new Error(`login of ${email} failed: ${ok.line}`);
+  await c.next("MSG");
+  if (version >= 11) await c.next("SBS");
+  return c;
+}
+
+/**
+ * MSNP8+ `SYN`: the list lines carry no TrID, so the end is found by counting the announced number
+ * of LST lines (msnp.md §4.2). Resolves with the SYN reply and everything after it.
+ */
+export async function syncList(c: RawClient, version: number): Promise<Received[]> {
+  const t = c.nextTrid();
+  c.send(version >= 10 ? `SYN ${t} 2000-01-01T00:00:00.0-00:00 2000-01-01T00:00:00.0-00:00` : `SYN ${t} 0`);
+  const syn = await c.next("SYN");
+  const contacts = Number(syn.tokens[version >= 10 ? 4 : 3]);
+  const lines: Received[] = [syn];
+  let seen = 0;
+  while (seen < contacts) {
+    const r = await c.next();
+    lines.push(r);
+    if (r.name === "LST") seen++;
+  }
+  // Phone lines (BPR) may follow the last LST in the same write.
+  lines.push(...(await c.drain(20)));
+  return lines;
+}
+
+/** MSNP8+ first CHG (with a client id); resolves with the ILN burst. */
+export async function goOnlineTwn(c: RawClient, status = "NLN", clientId = "0"): Promise<Received[]> {
+  const t = c.nextTrid();
+  c.send(`CHG ${t} ${status} ${clientId}`);
+  await c.next((r) => r.name === "CHG" && r.tokens[1] === String(t));
+  const rest = await c.drain(30);
+  return rest.filter((r) => r.name === "ILN" || r.name === "UBX");
 }
