@@ -1,6 +1,16 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -465,10 +475,29 @@ describe("loadConfig file errors", () => {
     assert.match(configError(() => loadConfig(path)).message, /is a directory, not a file/);
   });
 
-  test("unreadable file", { skip: process.getuid?.() === 0 ? "root reads any file" : false }, () => {
+  test("unreadable file", (t) => {
+    if (process.getuid?.() === 0) {
+      // Root reads any file, and CI runs as root: check from a child that drops to nobody.
+      const result = loadAsNobody();
+      if ("setuidError" in result) {
+        t.skip(`root cannot switch to uid ${NOBODY} here (${result.setuidError})`);
+        return;
+      }
+      assert.equal(result.uid, NOBODY);
+      assert.deepEqual(result.readable, { ok: true }, "nobody reads a 0644 file in the same directory");
+      assert.deepEqual(result.unreadable, {
+        name: "ConfigError",
+        message: `Invalid config ${result.unreadablePath}: permission denied`,
+      });
+      return;
+    }
     const path = join(dir, "secret.yaml");
     writeFileSync(path, YAML.stringify(minimal()));
     chmodSync(path, 0o000);
+    if (canRead(path)) {
+      t.skip("this process reads files whatever their mode (a capability such as CAP_DAC_OVERRIDE)");
+      return;
+    }
     assert.match(configError(() => loadConfig(path)).message, /permission denied/);
   });
 
@@ -490,3 +519,77 @@ describe("loadConfig file errors", () => {
     assert.equal(c.appservice.registration, join(dir, "registration.yaml"));
   });
 });
+
+const NOBODY = 65534;
+
+type Outcome = { ok: true } | { name: string; message: string };
+type NobodyResult =
+  { setuidError: string } | { uid: number; unreadablePath: string; unreadable: Outcome; readable: Outcome };
+
+function canRead(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a root-owned 0600 config and a 0644 one into a world-searchable directory, then loads both
+ * in a child node that has dropped to uid/gid nobody. The module is imported before the switch so
+ * that only the config files' own modes decide what the child can read.
+ */
+function loadAsNobody(): NobodyResult {
+  const dir = mkdtempSync(join(tmpdir(), "msn-config-nobody-"));
+  try {
+    chmodSync(dir, 0o755);
+    const unreadablePath = join(dir, "secret.yaml");
+    const readablePath = join(dir, "public.yaml");
+    writeFileSync(unreadablePath, YAML.stringify(minimal()), { mode: 0o600 });
+    chmodSync(unreadablePath, 0o600);
+    writeFileSync(readablePath, YAML.stringify(minimal()));
+    chmodSync(readablePath, 0o644);
+    const child = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", NOBODY_CHILD, LOAD_MODULE, String(NOBODY), unreadablePath, readablePath],
+      { encoding: "utf8", timeout: 10_000 },
+    );
+    assert.equal(child.status, 0, `child failed (${String(child.signal ?? child.error)}): ${child.stderr}`);
+    return JSON.parse(child.stdout) as NobodyResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The compiled config loader, beside this compiled test in whichever build directory it is. */
+const LOAD_MODULE = new URL("../../../src/config/load.js", import.meta.url).href;
+
+const NOBODY_CHILD = `
+const [moduleUrl, id, unreadable, readable] = process.argv.slice(1);
+const { loadConfig } = await import(moduleUrl);
+try {
+  process.setgroups([]);
+  process.setgid(Number(id));
+  process.setuid(Number(id));
+} catch (e) {
+  process.stdout.write(JSON.stringify({ setuidError: e.code ?? String(e) }));
+  process.exit(0);
+}
+const outcome = (path) => {
+  try {
+    loadConfig(path);
+    return { ok: true };
+  } catch (e) {
+    return { name: e.name, message: e.message };
+  }
+};
+process.stdout.write(
+  JSON.stringify({
+    uid: process.getuid(),
+    unreadablePath: unreadable,
+    unreadable: outcome(unreadable),
+    readable: outcome(readable),
+  }),
+);
+`;
