@@ -1,0 +1,69 @@
+/**
+ * The benchmark suite as a function: which benchmarks, full or quick. `run.ts` is its command
+ * line; the smoke test calls it directly with `quick` to prove the scripts still work.
+ */
+import { BridgeRig } from "./lib/bridge-rig.js";
+import type { Figure } from "./lib/table.js";
+import { runMatrixToMsn } from "./matrix-to-msn.js";
+import { runMsnToMatrix } from "./msn-to-matrix.js";
+import { runParserBench } from "./parser.js";
+
+export const BENCHMARKS = ["parser", "msn-to-matrix", "matrix-to-msn"] as const;
+export type BenchmarkName = (typeof BENCHMARKS)[number];
+
+export interface SuiteOptions {
+  /** Seconds instead of minutes: proves the scripts work, the figures mean little. */
+  quick: boolean;
+  only: readonly BenchmarkName[];
+  /** Progress lines (stderr in the CLI). */
+  progress?: (line: string) => void;
+}
+
+export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
+  const q = opts.quick;
+  const say = opts.progress ?? ((): void => undefined);
+  const figures: Figure[] = [];
+  if (opts.only.includes("parser")) {
+    say("parser…");
+    figures.push(
+      ...runParserBench({
+        streamBytes: q ? 256 * 1024 : 16 * 1024 * 1024,
+        runs: q ? 1 : 5,
+        // One TCP segment, a typical socket read, and Node's largest stream read.
+        chunkSizes: q ? [1460, 65536] : [1460, 16384, 65536],
+      }),
+    );
+  }
+  const needsRig = opts.only.includes("msn-to-matrix") || opts.only.includes("matrix-to-msn");
+  if (!needsRig) return figures;
+
+  say("starting the MSN test server, stub homeserver, bridge and baseline relay…");
+  const rig = await BridgeRig.start(q ? 2 : 4);
+  try {
+    if (opts.only.includes("msn-to-matrix")) {
+      say("MSN→Matrix…");
+      figures.push(
+        ...(await runMsnToMatrix(rig, {
+          latencyMessages: q ? 20 : 500,
+          lightRate: 50,
+          heavyRate: 500,
+          burstPerPortal: q ? 50 : 1000,
+          burstPortals: q ? 2 : 4,
+          burstRuns: q ? 1 : 3,
+        })),
+      );
+    }
+    if (opts.only.includes("matrix-to-msn")) {
+      say("Matrix→MSN…");
+      figures.push(...(await runMatrixToMsn(rig, { warmMessages: q ? 5 : 200, coldMessages: q ? 2 : 30 })));
+    }
+    if (rig.homeserver.unmatched.length > 0) {
+      say(
+        `stub homeserver answered {} to unknown requests: ${[...new Set(rig.homeserver.unmatched)].join(", ")}`,
+      );
+    }
+  } finally {
+    await rig.stop();
+  }
+  return figures;
+}
