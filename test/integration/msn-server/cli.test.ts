@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { goOnline, login } from "./raw-client.js";
+import { goOnline, goOnlineTwn, login, loginTwn, syncList } from "./raw-client.js";
 
 // Compiled layout: <out>/test/integration/msn-server/cli.test.js → <out>/test/msn-server/cli.js
 const CLI = fileURLToPath(new URL("../../msn-server/cli.js", import.meta.url));
@@ -80,8 +80,11 @@ describe("MSN test server CLI", () => {
         );
       assert.ok(m, `ready line: ${line}`);
       const nsPort = Number(m[1]);
-      const bob = await login(nsPort, "bob@example.com", "bobpw");
-      await goOnline(bob);
+      // Bob comes in over MSNP12/TWN with a ticket from the advertised Passport URL.
+      const passportUrl = `http://127.0.0.1:${m[3]}/rdr/pprdr.asp`;
+      const bob = await loginTwn({ nsPort, passportUrl }, 12, "bob@example.com", "bobpw");
+      await syncList(bob, 12);
+      await goOnlineTwn(bob);
       const alice = await login(nsPort, "alice@example.com", "alicepw");
       const iln = await goOnline(alice);
       assert.deepEqual(

@@ -256,6 +256,41 @@ describe("MSN test server: MSNP8–12 lists, presence and switchboards", () => {
     // UUX on MSNP10 is not part of the dialect: no reply.
     carol.sendPayload("UUX 31", psm);
     assert.deepEqual(await carol.drain(50), []);
+
+    // The personal message outlives the session: alice's next first CHG re-sends it after the NLN.
+    const bob2 = open[open.length - 1]!;
+    await bob2.drain(0);
+    a.close();
+    await bob2.next("FLN");
+    await online(ALICE, 12);
+    assert.equal((await bob2.next()).line, `NLN NLN alice@example.com Alice 0 ${NO_MSNOBJ}`);
+    assert.equal((await bob2.next()).line, `UBX alice@example.com ${Buffer.byteLength(psm)}`);
+  });
+
+  test("groups on MSNP10+: ADG/REG/RMG and group membership by GUID; BLP/GTC without list version", async () => {
+    server.befriend(ALICE.email, BOB.email);
+    const a = await as(ALICE, 10);
+    const bobGuid = /C=(\S+)/.exec(lines(await syncList(a, 10)).find((l) => l.includes("N=bob")) ?? "")?.[1];
+    assert.match(bobGuid ?? "", GUID);
+    a.send("ADG 50 Family");
+    const adg = (await a.next()).line;
+    const groupGuid = /^ADG 50 Family (\S+)$/.exec(adg)?.[1];
+    assert.match(groupGuid ?? "", GUID, adg);
+    a.send(`REG 51 ${groupGuid} Close%20Family`);
+    assert.equal((await a.next()).line, `REG 51 ${groupGuid} Close%20Family`);
+    a.send(`ADC 52 FL C=${bobGuid} ${groupGuid}`);
+    assert.equal((await a.next()).line, `ADC 52 FL C=${bobGuid} ${groupGuid}`);
+    assert.deepEqual(server.account(ALICE.email)!.contactGroups, { [BOB.email]: ["1"] });
+    a.send(`REM 53 FL ${bobGuid} ${groupGuid}`);
+    assert.equal((await a.next()).line, `REM 53 FL ${bobGuid} ${groupGuid}`);
+    a.send("RMG 54 1");
+    assert.equal((await a.next()).line, "224 54", "groups are named by GUID on MSNP10+");
+    a.send(`RMG 55 ${groupGuid}`);
+    assert.equal((await a.next()).line, `RMG 55 ${groupGuid}`);
+    a.send("BLP 56 BL");
+    a.send("GTC 57 N");
+    assert.deepEqual([(await a.next()).line, (await a.next()).line], ["BLP 56 BL", "GTC 57 N"]);
+    assert.deepEqual(server.account(ALICE.email)!.lists.FL, [BOB.email], "bob is still a contact");
   });
 
   test("switchboard on MSNP12: IRO/JOI carry the client id; a MSNP7 participant sees MSNP7 lines", async () => {

@@ -189,6 +189,16 @@ describe("MSN test server: Passport service and TWN login (MSNP8–12)", () => {
     }
   });
 
+  test("an XFR NS redirect on MSNP8+ carries the address twice (… NS host:port 0 host:port)", async () => {
+    server.redirectNs({ host: "127.0.0.1", port: 1863 }, 1);
+    const c = await RawClient.connect(server.nsPort);
+    c.send("VER 1 MSNP12");
+    await c.next("VER");
+    c.send(`USR 2 TWN I ${ALICE.email}`);
+    assert.equal((await c.next()).line, "XFR 2 NS 127.0.0.1:1863 0 127.0.0.1:1863");
+    c.close();
+  });
+
   test("MSNP8+: INF and USR MD5 close the connection without a reply; CVR needs six arguments", async () => {
     const c = await RawClient.connect(server.nsPort);
     c.send("VER 1 MSNP8");

@@ -722,7 +722,8 @@ export class NsSession {
       me.msnObject = extra[1];
     }
     this.out(this.dialect!.chg(t, me.status, extra));
-    if (!this.presenceActive) {
+    const firstChg = !this.presenceActive;
+    if (firstChg) {
       this.presenceActive = true;
       // The initial-presence burst: one ILN (with the CHG's TrID) per visible FL contact.
       for (const email of me.membersOf("FL")) {
@@ -735,6 +736,8 @@ export class NsSession {
       }
     }
     this.core.broadcastPresence(me);
+    // A personal message kept from an earlier session reaches MSNP11+ watchers with the first NLN.
+    if (firstChg) this.core.broadcastPersonalMessage(me);
   }
 
   private onXfr(args: readonly string[]): void {
