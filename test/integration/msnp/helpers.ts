@@ -17,19 +17,50 @@ export const CAROL = { email: "carol@example.com", password: "carolpw", name: "C
 
 type Account = typeof ALICE;
 
+const MD5_ONLY = ["MSNP7"];
+const TWN_ONLY = ["MSNP8"];
+/** What the bridge offers by default; the test server then picks MSNP12. */
+const BRIDGE_DEFAULT = ["MSNP12", "MSNP11", "MSNP10", "MSNP9", "MSNP8", "MSNP7"];
+
+/** Which versions each account offers: the seed flows run once per profile. */
+export interface VersionProfile {
+  readonly name: string;
+  /** Versions offered by Alice, and by everyone else. */
+  readonly alice: readonly string[];
+  readonly others: readonly string[];
+}
+
+export const PROFILES: readonly VersionProfile[] = [
+  { name: "MSNP7", alice: MD5_ONLY, others: MD5_ONLY },
+  { name: "MSNP8", alice: TWN_ONLY, others: TWN_ONLY },
+  { name: "MSNP12", alice: BRIDGE_DEFAULT, others: BRIDGE_DEFAULT },
+  { name: "Alice on MSNP7, the others on MSNP12", alice: MD5_ONLY, others: BRIDGE_DEFAULT },
+];
+
+/** The version `account` ends up speaking under `profile` (the highest it offers). */
+export function negotiated(profile: VersionProfile, account: Account): string {
+  return (account.email === ALICE.email ? profile.alice : profile.others)[0] ?? "";
+}
+
 export class Harness {
   readonly sessions: NotificationSession[] = [];
 
-  private constructor(readonly server: MsnTestServer) {}
+  private constructor(
+    readonly server: MsnTestServer,
+    readonly profile: VersionProfile,
+  ) {}
 
-  /** Alice and Bob are mutual contacts; Carol knows nobody. */
-  static async start(options: MsnTestServerOptions = {}): Promise<Harness> {
+  /** Alice and Bob are mutual contacts; Carol knows nobody. Sessions offer `profile`'s versions. */
+  static async start(
+    options: MsnTestServerOptions = {},
+    profile: VersionProfile = PROFILES[0] as VersionProfile,
+  ): Promise<Harness> {
     const server = new MsnTestServer({
       accounts: [{ ...ALICE, contacts: [BOB.email] }, { ...BOB, contacts: [ALICE.email] }, CAROL],
       ...options,
     });
     await server.start();
-    return new Harness(server);
+    return new Harness(server, profile);
   }
 
   session(account: Account, options: Partial<NotificationSessionOptions> = {}): NotificationSession {
@@ -40,6 +71,8 @@ export class Harness {
       password: account.password,
       requestTimeoutMs: 2000,
       connectTimeoutMs: 2000,
+      versions: [...(account.email === ALICE.email ? this.profile.alice : this.profile.others)],
+      passportUrl: this.server.passportUrl,
       ...options,
     });
     // Tests that do not care about closes must not see an unhandled listener-less event.

@@ -1,53 +1,84 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ALICE, BOB, CAROL, Harness, sleep, waitForEvent } from "./helpers.js";
+import { ALICE, BOB, CAROL, Harness, PROFILES, negotiated, sleep, waitForEvent } from "./helpers.js";
 import { MsnTestServer } from "../../msn-server/index.js";
 import { MsnServerError, MsnTimeoutError } from "../../../src/msnp/errors.js";
+import { PassportAuthError } from "../../../src/msnp/passport.js";
 
-describe("msnp client against the MSN test server: login and session lifetime", () => {
+for (const profile of PROFILES) {
+  describe(`msnp client against the MSN test server: login (${profile.name})`, () => {
+    let h: Harness;
+
+    before(async () => {
+      h = await Harness.start({}, profile);
+    });
+    after(() => h.stop());
+
+    test("login (MD5 or Passport TWN), list sync and first CHG; presence across versions", async () => {
+      const bob = await h.login(BOB, { initialStatus: "BRB" });
+      const alice = await h.login(ALICE);
+      assert.equal(alice.protocolVersion, negotiated(profile, ALICE));
+      assert.equal(bob.protocolVersion, negotiated(profile, BOB));
+      assert.equal(alice.email, ALICE.email);
+      assert.equal(alice.friendlyName, ALICE.name);
+      assert.equal(alice.status, "NLN");
+      assert.equal(h.server.statusOf(ALICE.email), "NLN");
+      const bobSeen = alice.contacts.get(BOB.email);
+      assert.equal(bobSeen?.friendlyName, BOB.name);
+      assert.deepEqual(bobSeen?.lists, { forward: true, allow: true, block: false, reverse: true });
+      assert.equal(bobSeen?.status, "BRB", "from the ILN burst after the first CHG");
+      await h.server.waitUntil(() => bob.contacts.get(ALICE.email)?.status === "NLN", 2000, "bob sees alice");
+      await alice.close();
+      await bob.close();
+      await h.server.waitUntil(() => !h.server.isOnline(ALICE.email), 2000, "alice offline");
+    });
+
+    test("wrong password: an auth failure with code 911, closed with login-failed", async () => {
+      const session = h.session({ ...CAROL, password: "wrong" });
+      const closed = waitForEvent(session, "closed");
+      await assert.rejects(session.connect(), (error: unknown) =>
+        negotiated(profile, CAROL) === "MSNP7"
+          ? error instanceof MsnServerError && error.code === 911
+          : error instanceof PassportAuthError && error.code === 911,
+      );
+      assert.equal((await closed).reason, "login-failed");
+      assert.equal(h.server.isOnline(CAROL.email), false);
+    });
+
+    test("a second login kicks the first with OUT OTH", async () => {
+      const first = await h.login(CAROL);
+      const closed = waitForEvent(first, "closed");
+      const second = await h.login(CAROL);
+      assert.deepEqual(await closed, { reason: "other-login" });
+      assert.equal(second.isConnected, true);
+      await second.close();
+    });
+
+    test("CHL at login and mid-session is answered with the dialect's algorithm (QRY accepted)", async () => {
+      h.server.setChallenges(true);
+      try {
+        const carol = await h.login(CAROL);
+        await h.server.waitForCommand(CAROL.email, "QRY", 2000);
+        h.server.clearTranscript();
+        h.server.sendChallenge(CAROL.email);
+        await h.server.waitForSent(CAROL.email, (r) => r.name === "QRY", 2000);
+        await sleep(50);
+        assert.equal(carol.isConnected, true, "a wrong answer would have been 540 and a disconnect");
+        await carol.close();
+      } finally {
+        h.server.setChallenges(false);
+      }
+    });
+  });
+}
+
+describe("msnp client against the MSN test server: login and session lifetime (MSNP7)", () => {
   let h: Harness;
 
   before(async () => {
     h = await Harness.start();
   });
   after(() => h.stop());
-
-  test("MD5 login, list sync and first CHG", async () => {
-    const alice = await h.login(ALICE);
-    assert.equal(alice.protocolVersion, "MSNP7");
-    assert.equal(alice.email, ALICE.email);
-    assert.equal(alice.friendlyName, ALICE.name);
-    assert.equal(alice.status, "NLN");
-    assert.equal(h.server.statusOf(ALICE.email), "NLN");
-    const bob = alice.contacts.get(BOB.email);
-    assert.equal(bob?.friendlyName, BOB.name);
-    assert.deepEqual(bob?.lists, { forward: true, allow: true, block: false, reverse: true });
-    assert.equal(bob?.status, "FLN");
-    assert.ok(alice.groups.has("0"));
-    await alice.close();
-    await h.server.waitUntil(() => !h.server.isOnline(ALICE.email), 2000, "alice offline");
-  });
-
-  test("wrong password: 911, closed with login-failed", async () => {
-    const session = h.session({ ...CAROL, password: "wrong" });
-    const closed = waitForEvent(session, "closed");
-    await assert.rejects(
-      session.connect(),
-      (error: unknown) => error instanceof MsnServerError && error.code === 911,
-    );
-    assert.equal((await closed).reason, "login-failed");
-    assert.equal(h.server.isOnline(CAROL.email), false);
-  });
-
-  test("a second login kicks the first with OUT OTH", async () => {
-    const first = await h.login(CAROL);
-    const closed = waitForEvent(first, "closed");
-    const second = await h.login(CAROL);
-    assert.deepEqual(await closed, { reason: "other-login" });
-    assert.equal(second.isConnected, true);
-    assert.equal(h.server.account(CAROL.email)?.sessions, 1);
-    await second.close();
-  });
 
   test("server kick with OUT SSD: server-shutdown", async () => {
     const carol = await h.login(CAROL);
@@ -66,22 +97,6 @@ describe("msnp client against the MSN test server: login and session lifetime", 
     const reset = waitForEvent(again, "closed");
     h.server.dropConnections(CAROL.email, { reset: true });
     assert.ok(["socket-error", "socket-closed"].includes((await reset).reason));
-  });
-
-  test("CHL at login and mid-session is answered correctly (QRY)", async () => {
-    h.server.setChallenges(true);
-    try {
-      const carol = await h.login(CAROL);
-      await h.server.waitForCommand(CAROL.email, "QRY", 2000);
-      h.server.clearTranscript();
-      h.server.sendChallenge(CAROL.email);
-      await h.server.waitForSent(CAROL.email, (r) => r.name === "QRY", 2000);
-      await sleep(50);
-      assert.equal(carol.isConnected, true, "a wrong answer would have been 540 and a disconnect");
-      await carol.close();
-    } finally {
-      h.server.setChallenges(false);
-    }
   });
 
   test("keep-alive: answered PNGs keep the session; unanswered ones close it with keepalive-timeout", async () => {
