@@ -29,6 +29,7 @@ export interface PassportOptions {
 export class PassportService {
   private server: Server | undefined;
   private boundPort = 0;
+  private boundHost = "127.0.0.1";
   private readonly tokens = new Map<string, { email: string; expiresAt: number }>();
   private readonly now: () => number;
 
@@ -61,6 +62,7 @@ export class PassportService {
     server.on("error", (err) => this.options.log(`passport listener error: ${err.message}`));
     const address = server.address();
     this.boundPort = typeof address === "object" && address ? address.port : port;
+    this.boundHost = host;
     this.server = server;
     return this.boundPort;
   }
@@ -115,7 +117,8 @@ export class PassportService {
     // Request bodies are never needed; drain them so keep-alive connections stay usable.
     req.resume();
     const path = (req.url ?? "/").split("?", 1)[0];
-    const host = req.headers.host ?? `127.0.0.1:${this.boundPort}`;
+    // Announced URLs name the bound address, not the request's Host header, so they are predictable.
+    const host = `${this.boundHost.includes(":") ? `[${this.boundHost}]` : this.boundHost}:${this.boundPort}`;
     if (req.method !== "GET") return this.reply(res, 405, {});
     if (path === "/rdr/pprdr.asp" && this.options.nexusRedirect) {
       return this.reply(res, 302, { Location: `http://${host}${REDIRECTED_NEXUS_PATH}` });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 
 import { MsnTestServer } from "../../msn-server/index.js";
-import { goOnline, login, md5hex, RawClient } from "./raw-client.js";
+import { goOnline, goOnlineTwn, login, loginTwn, md5hex, RawClient, syncList } from "./raw-client.js";
 
 const ALICE = { email: "alice@example.com", password: "a", name: "Alice" };
 const BOB = { email: "bob@example.com", password: "b", name: "Bob" };
@@ -51,7 +51,15 @@ const TOKENS = [
   "-1",
   "99999999999999999999",
   "MSNP7",
+  "MSNP12",
   "MD5",
+  "TWN",
+  "MFN",
+  "N=bob@example.com",
+  "N=nobody",
+  "F=%20",
+  "C=00000000-0000-0000-0000-000000000000",
+  "t=AAAAAAAAAAAAAAAAAAAA&p=",
   "I",
   "S",
   "FL",
@@ -161,6 +169,12 @@ describe("MSN test server: robustness", () => {
       const a = await login(server.nsPort, ALICE.email, ALICE.password);
       await goOnline(a);
       await spray(a, 60);
+      // The same on MSNP12 (TWN login, ADC/PRP/UUX handlers).
+      const b = await loginTwn(server, 12, BOB.email, BOB.password);
+      await syncList(b, 12);
+      await goOnlineTwn(b);
+      await spray(b, 60);
+      b.close();
       const raw = await RawClient.connect(server.sbPort);
       raw.sendRaw(Buffer.from(Array.from({ length: 300 }, () => Math.floor(random() * 256))));
       await raw.drain(10);
