@@ -22,6 +22,8 @@ export class MsnContact {
     readonly email: string,
     private readonly password: string,
     private readonly server: { host: string; port: number },
+    /** Dialects to offer (default: the client's) and the Passport nexus for MSNP8+. */
+    private readonly protocol: { versions?: string[]; passportUrl?: string } = {},
   ) {}
 
   async login(): Promise<void> {
@@ -32,6 +34,7 @@ export class MsnContact {
       password: this.password,
       pingIntervalMs: 60_000,
       requestTimeoutMs: 10_000,
+      ...this.protocol,
     });
     ns.on("ring", (ring) => {
       ns.answerInvitation(ring).then(
