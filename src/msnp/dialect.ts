@@ -140,6 +140,8 @@ export interface Dialect {
    * ("" when cleared). Null when this range has none or the command is malformed.
    */
   parsePersonalMessage(command: MsnCommand): { email: string; personalMessage: string } | null;
+  /** `UUX` payload that sets our personal message (MSNP11+), or null when this range has none. */
+  personalMessagePayload(text: string): string | null;
 
   /** Product id sent in `QRY`, and the 32-character answer to a `CHL`. */
   readonly challengeProductId: string;
@@ -353,6 +355,10 @@ class LegacyMd5Dialect implements Dialect {
     return null;
   }
 
+  personalMessagePayload(): null {
+    return null;
+  }
+
   answerChallenge(challenge: string): string {
     return answerChallengeMd5(challenge, MSNP7_CHALLENGE_PRODUCT.productKey);
   }
@@ -554,6 +560,10 @@ function decodeXmlText(text: string): string {
   });
 }
 
+function encodeXmlText(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function safeCodePoint(code: number, fallback: string): string {
   return Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
     ? String.fromCodePoint(code)
@@ -694,6 +704,11 @@ class PassportDialect implements Dialect {
     const xml = command.payload?.toString("utf8") ?? "";
     const psm = /<PSM>([\s\S]*?)<\/PSM>/.exec(xml)?.[1] ?? "";
     return { email, personalMessage: decodeXmlText(psm).trim() };
+  }
+
+  personalMessagePayload(text: string): string | null {
+    if (this.versionNumber < 11) return null;
+    return `<Data><PSM>${encodeXmlText(text)}</PSM><CurrentMedia></CurrentMedia></Data>`;
   }
 
   answerChallenge(challenge: string): string {

@@ -145,6 +145,8 @@ function parseAddress(address: string): { host: string; port: number } | null {
 }
 
 const MAX_FRIENDLY_NAME_ENCODED = 387;
+/** Keeps the UUX payload far below every server's payload limit. */
+const MAX_PERSONAL_MESSAGE_BYTES = 1000;
 
 function nonNegative(value: number, name: string): number {
   if (!Number.isFinite(value) || value < 0) throw new MsnArgumentError(`${name} must be a number ≥ 0`);
@@ -542,6 +544,22 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     const reply = await connection.request("CHG", dialect.chgArgs(status));
     const confirmed = reply.args[1];
     this.ownStatus = confirmed !== undefined && isOwnStatus(confirmed) ? confirmed : status;
+  }
+
+  /**
+   * Sets our personal message (`UUX`, MSNP11+; contacts receive it as `UBX`). Throws
+   * {@link MsnArgumentError} on older versions, which have none, or for text over 1000 bytes.
+   */
+  async setPersonalMessage(text: string): Promise<void> {
+    const { connection, dialect } = this.requireConnected();
+    const payload = dialect.personalMessagePayload(text);
+    if (payload === null) {
+      throw new MsnArgumentError(`${dialect.version} has no personal messages (MSNP11+ does)`);
+    }
+    if (Buffer.byteLength(text, "utf8") > MAX_PERSONAL_MESSAGE_BYTES) {
+      throw new MsnArgumentError(`personal message too long (> ${MAX_PERSONAL_MESSAGE_BYTES} bytes)`);
+    }
+    await connection.request("UUX", [], payload); // the length is appended by the encoder
   }
 
   /** Changes our friendly name (`REA`, or `PRP MFN` on MSNP10+); `friendlyName` then holds the name the server confirmed. */

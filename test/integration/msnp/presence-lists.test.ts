@@ -1,6 +1,6 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ALICE, BOB, CAROL, Harness, collect, sleep, waitForEvent, PROFILES } from "./helpers.js";
+import { ALICE, BOB, CAROL, Harness, PROFILES, collect, negotiated, sleep, waitForEvent } from "./helpers.js";
 import { MsnArgumentError, MsnServerError } from "../../../src/msnp/errors.js";
 
 for (const profile of PROFILES) {
@@ -48,6 +48,22 @@ for (const profile of PROFILES) {
       const restore = await h.login(BOB);
       await restore.setFriendlyName(BOB.name);
     });
+
+    const versionNumber = (account: typeof ALICE): number => Number(negotiated(profile, account).slice(4));
+    if (versionNumber(ALICE) >= 11 && versionNumber(BOB) >= 11) {
+      test("personal messages (UUX → UBX) arrive as presence with contact.personalMessage", async () => {
+        const alice = await h.login(ALICE);
+        const bob = await h.login(BOB);
+        const seen = waitForEvent(alice, "presence", (p) => p.contact.personalMessage === "Out & about <3");
+        await bob.setPersonalMessage("Out & about <3");
+        const event = await seen;
+        assert.equal(event.contact.email, BOB.email);
+        assert.equal(event.contact.status, "NLN");
+        const cleared = waitForEvent(alice, "presence", (p) => p.contact.personalMessage === "");
+        await bob.setPersonalMessage("");
+        assert.equal((await cleared).previousPersonalMessage, "Out & about <3");
+      });
+    }
 
     test("our own friendly name round-trips through percent-encoding", async () => {
       const carol = await h.login(CAROL);

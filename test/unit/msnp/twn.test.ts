@@ -128,6 +128,7 @@ describe("MSNP8 (TWN, counted SYN with list bits)", () => {
     peer.sendLines("REM 9 FL 15 bob@example.com");
     await removing;
     assert.equal(session.getContact("bob@example.com")?.lists.forward, false);
+    await assert.rejects(session.setPersonalMessage("hi"), /MSNP8 has no personal messages/);
     const renaming = session.setFriendlyName("Alice 2");
     await peer.expect(`REA 10 ${ALICE} Alice%202`);
     peer.sendLines(`REA 10 16 ${ALICE} Alice%202`);
@@ -305,6 +306,18 @@ describe("MSNP12 (TWN, N=/F=/C= list, ADC, PRP, UBX)", () => {
       ],
     );
     assert.equal(session.getContact("stranger@example.com"), undefined);
+  });
+
+  test("setPersonalMessage sends UUX with the XML-escaped text; older versions refuse", async () => {
+    const { session, peer } = await loggedIn12();
+    const setting = session.setPersonalMessage("a <b> & ☺");
+    const { line, payload } = await peer.readPayloadCommand();
+    const xml = "<Data><PSM>a &#60;b&#62; &#38; ☺</PSM><CurrentMedia></CurrentMedia></Data>";
+    assert.equal(line, `UUX 7 ${Buffer.byteLength(xml)}`);
+    assert.equal(payload.toString(), xml);
+    peer.sendLines("UUX 7 0");
+    await setting;
+    await assert.rejects(session.setPersonalMessage("x".repeat(1001)), MsnArgumentError);
   });
 
   test("CHL is answered with the MSNP11 algorithm and product id", async () => {
