@@ -196,6 +196,29 @@ export async function runMsnToMatrix(rig: BridgeRig, opts: MsnToMatrixOptions): 
     cpuSamples.push(bridge.cpuMsPerMessage);
     baselineCpuSamples.push(baseline.cpuMsPerMessage);
   }
+  // One portal alone: the bridge keeps each room's order by waiting for every send's answer, so
+  // a single busy conversation is capped by homeserver round trips, not by CPU.
+  const single: Record<RelayTarget, number> = { bridge: 0, baseline: 0 };
+  for (const target of ["bridge", "baseline"] as const) {
+    const one = await sendBatch(rig, target, sendersFor(rig, target, 1), opts.burstPerPortal, Infinity);
+    single[target] = one.throughput;
+  }
+  figures.push(
+    {
+      group,
+      name: `bridge throughput, 1 portal, burst ${opts.burstPerPortal}`,
+      unit: "msg/s",
+      summary: summarize([single.bridge]),
+      target: "no latency plateau",
+    },
+    {
+      group,
+      name: `baseline throughput, 1 chat, burst ${opts.burstPerPortal}`,
+      unit: "msg/s",
+      summary: summarize([single.baseline]),
+      target: "",
+    },
+  );
   const burst = `${opts.burstPortals}×${opts.burstPerPortal} msgs`;
   figures.push(
     {
