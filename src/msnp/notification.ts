@@ -24,7 +24,7 @@ import {
 import { NULL_LOGGER, TypedEventEmitter, errorMeta, type MsnLogger } from "./events.js";
 import type { MsnCommand } from "./framing.js";
 import { classifyMessage, type MsnMessageContent } from "./mime.js";
-import { fetchPassportTicket, PassportAuthError, validatePassportUrl } from "./passport.js";
+import { fetchPassportTicket, PassportAuthError, PassportError, validatePassportUrl } from "./passport.js";
 import { SwitchboardSession } from "./switchboard.js";
 import {
   LIST_KEYS,
@@ -301,7 +301,13 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   private failureReason(error: Error): NotificationCloseReason {
     if (this.serverCloseReason) return this.serverCloseReason;
     if (error instanceof MsnServerError || error instanceof PassportAuthError) return "login-failed";
-    if (error instanceof FramingError || error instanceof MsnProtocolError) return "protocol-error";
+    if (
+      error instanceof FramingError ||
+      error instanceof MsnProtocolError ||
+      error instanceof PassportError
+    ) {
+      return "protocol-error";
+    }
     if (error instanceof MsnTimeoutError) return "protocol-error";
     if (error instanceof MsnConnectionClosedError) return "socket-closed";
     return "socket-error";
