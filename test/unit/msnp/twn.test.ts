@@ -136,6 +136,34 @@ describe("MSNP8 (TWN, counted SYN with list bits)", () => {
     assert.equal(session.friendlyName, "Alice 2");
   });
 
+  test("neither the password nor the ticket is ever logged", async () => {
+    const logged: string[] = [];
+    const capture = (message: string, meta?: Record<string, unknown>): void => {
+      logged.push(message + JSON.stringify(meta ?? {}));
+    };
+    const session = newAliceSession(ns.port, {
+      versions: ["MSNP8"],
+      passportUrl: passport.nexusUrl,
+      logger: { debug: capture, info: capture, warn: capture, error: capture },
+    });
+    sessions.push(session);
+    const connecting = session.connect();
+    const peer = await ns.nextPeer();
+    await playTwnLogin(peer, "MSNP8", "MSNP8", HISTORIC_CHALLENGE, `USR 4 OK ${ALICE} Alice 1 0`);
+    await peer.expect("SYN 5 0");
+    peer.sendLines("SYN 5 1 0 0");
+    await peer.expect("CHG 6 NLN 0");
+    peer.sendLines("CHG 6 NLN 0");
+    await connecting;
+    assert.ok(
+      logged.some((line) => line.includes("USR")),
+      "the login was logged at all",
+    );
+    const all = logged.join("\n");
+    assert.ok(!all.includes("alicepw"), "password logged");
+    assert.ok(!all.includes("TICKET0123456789abcd"), "ticket logged");
+  });
+
   test("a rejected Passport login fails connect() with the bridge's auth failure (911)", async () => {
     passport.expectedAuthorization = "never matches";
     const session = twnSession(["MSNP8"]);
@@ -306,6 +334,21 @@ describe("MSNP12 (TWN, N=/F=/C= list, ADC, PRP, UBX)", () => {
       ],
     );
     assert.equal(session.getContact("stranger@example.com"), undefined);
+  });
+
+  test("an empty list: GTC, BLP and PRP MFN after the SYN reply still apply", async () => {
+    const session = twnSession(["MSNP10"]);
+    const connecting = session.connect();
+    const peer = await ns.nextPeer();
+    await playTwnLogin(peer, "MSNP10", "MSNP10", ESCARGOT_CHALLENGE, `USR 4 OK ${ALICE} 1 0`);
+    await peer.expect(`SYN 5 ${EPOCH} ${EPOCH}`);
+    peer.sendLines(`SYN 5 ${EPOCH} ${EPOCH} 0 0`, "GTC A", "BLP BL", "PRP MFN Alice%20Ten");
+    await peer.expect("CHG 6 NLN 0");
+    peer.sendLines("CHG 6 NLN 0");
+    await connecting;
+    assert.equal(session.contacts.size, 0);
+    assert.equal(session.privacyMode, "BL");
+    assert.equal(session.friendlyName, "Alice Ten");
   });
 
   test("setPersonalMessage sends UUX with the XML-escaped text; older versions refuse", async () => {
