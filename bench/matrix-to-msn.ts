@@ -7,6 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { CommandRecord } from "../test/msn-server/index.js";
 import { MATRIX_USER, type BridgeRig, type RigContact } from "./lib/bridge-rig.js";
 import { processCpuMs } from "./lib/proc-cpu.js";
 import { summarize } from "./lib/stats.js";
@@ -15,8 +16,18 @@ import type { Figure } from "./lib/table.js";
 
 let nextTag = 0;
 
-/** Pushes one message and resolves with the ms until the contact received it. */
-async function oneMessage(rig: BridgeRig, c: RigContact): Promise<number> {
+/** The steps of a cold send, each ending when the MSN test server sees `until` (or on receipt). */
+const COLD_STEPS = [
+  { name: "push → bridge's XFR SB", until: "XFR" },
+  { name: "XFR → USR on the SB", until: "USR" },
+  { name: "USR → CAL", until: "CAL" },
+  { name: "CAL → contact's ANS", until: "ANS" },
+  { name: "ANS → bridge's MSG (after JOI)", until: "MSG" },
+  { name: "MSG → contact has it", until: "" },
+] as const;
+
+/** Pushes one message; resolves with when it was pushed and when the contact received it. */
+async function oneMessage(rig: BridgeRig, c: RigContact): Promise<{ start: number; end: number }> {
   const text = `x${nextTag++} from Matrix — ünïcødé ✓`;
   let arrived: (at: number) => void = () => undefined;
   const received = new Promise<number>((resolve) => (arrived = resolve));
@@ -26,8 +37,8 @@ async function oneMessage(rig: BridgeRig, c: RigContact): Promise<number> {
   const start = performance.now();
   await rig.pusher.push([rig.pusher.message(c.roomId, MATRIX_USER, text)]);
   try {
-    const at = await withTimeout(received, 15_000, `Matrix→MSN: "${text}" never reached ${c.contact.email}`);
-    return at - start;
+    const end = await withTimeout(received, 15_000, `Matrix→MSN: "${text}" never reached ${c.contact.email}`);
+    return { start, end };
   } finally {
     c.contact.onText = null;
   }
@@ -56,7 +67,10 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
   const warm: number[] = [];
   for (let i = 0; i < 5; i++) await oneMessage(rig, c); // warm-up, not counted
   let cpuBefore = processCpuMs(pid);
-  for (let i = 0; i < opts.warmMessages; i++) warm.push(await oneMessage(rig, c));
+  for (let i = 0; i < opts.warmMessages; i++) {
+    const { start, end } = await oneMessage(rig, c);
+    warm.push(end - start);
+  }
   const warmCpu = (processCpuMs(pid) - cpuBefore) / opts.warmMessages;
 
   const rtts: number[] = [];
@@ -64,13 +78,37 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
 
   const cold: number[] = [];
   let coldCpuMs = 0;
-  for (let i = 0; i < opts.coldMessages; i++) {
-    await c.contact.leaveChatsWith(rig.puppetEmail);
-    // Let the bridge see the BYE and drop its side, so the message really finds no switchboard.
-    await sleep(150);
-    cpuBefore = processCpuMs(pid);
-    cold.push(await oneMessage(rig, c));
-    coldCpuMs += processCpuMs(pid) - cpuBefore;
+  // Where a cold message's time goes, from the MSN test server's view of the commands.
+  const steps = COLD_STEPS.map(() => [] as number[]);
+  let marks = new Map<string, number>();
+  const puppet = rig.puppetEmail;
+  const onCommand = (record: CommandRecord): void => {
+    // The server learns who an SB connection is from its USR/ANS, after recording that line, so
+    // those two are recognised by the address they carry.
+    const who = record.name === "USR" || record.name === "ANS" ? record.args[1] : record.email;
+    let key: string | null = null;
+    if (who === puppet && record.connection === "ns" && record.name === "XFR") key = "XFR";
+    else if (who === puppet && record.connection === "sb" && ["USR", "CAL", "MSG"].includes(record.name))
+      key = record.name;
+    else if (who === c.contact.email && record.connection === "sb" && record.name === "ANS") key = "ANS";
+    if (key !== null && !marks.has(key)) marks.set(key, performance.now());
+  };
+  rig.msn.on("command", onCommand);
+  try {
+    for (let i = 0; i < opts.coldMessages; i++) {
+      await c.contact.leaveChatsWith(puppet);
+      // Let the bridge see the BYE and drop its side, so the message really finds no switchboard.
+      await sleep(150);
+      marks = new Map();
+      cpuBefore = processCpuMs(pid);
+      const { start, end } = await oneMessage(rig, c);
+      coldCpuMs += processCpuMs(pid) - cpuBefore;
+      cold.push(end - start);
+      const times = [start, ...COLD_STEPS.slice(0, -1).map((s) => marks.get(s.until) ?? Number.NaN), end];
+      COLD_STEPS.forEach((_, k) => steps[k]!.push(times[k + 1]! - times[k]!));
+    }
+  } finally {
+    rig.msn.off("command", onCommand);
   }
   // Later benchmarks expect the contact's chat to the puppet to be open again.
   const reopened = c.contact.chatWithIfOpen(rig.puppetEmail);
@@ -85,6 +123,13 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
       summary: summarize(cold),
       target: "≤ protocol round trips",
     },
+    ...COLD_STEPS.map((step, k) => ({
+      group,
+      name: `  cold step: ${step.name}`,
+      unit: "ms",
+      summary: summarize(steps[k]!.filter(Number.isFinite)),
+      target: "",
+    })),
     { group, name: "MSN NS round trip (CHG)", unit: "ms", summary: summarize(rtts), target: "(reference)" },
     {
       group,
