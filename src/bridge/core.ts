@@ -216,7 +216,7 @@ export class BridgeCore {
         }
         this.ghostNames.set(key, name);
       }
-      const { presence, statusMsg } = matrixPresenceFor(contact.status);
+      const { presence, statusMsg } = matrixPresenceFor(contact.status, contact.personalMessage);
       const presenceKey = `${presence}|${statusMsg ?? ""}`;
       // Ghosts nobody has seen online are offline already; skip the request.
       if (

@@ -11,6 +11,8 @@ export interface MsnContact {
   readonly email: string;
   readonly friendlyName: string;
   readonly status: MsnStatus;
+  /** The contact's personal message (MSNP11+), shown as the ghost's status message. */
+  readonly personalMessage?: string | undefined;
   readonly lists: {
     readonly forward: boolean;
     readonly allow: boolean;

@@ -17,11 +17,15 @@ const MSN_TO_MATRIX: Record<MsnStatus, { presence: MatrixPresence; statusMsg: st
   FLN: { presence: "offline", statusMsg: undefined },
 };
 
-export function matrixPresenceFor(status: MsnStatus): {
-  presence: MatrixPresence;
-  statusMsg: string | undefined;
-} {
-  return MSN_TO_MATRIX[status];
+/** Matrix presence for an MSN status; a personal message joins the status label ("Away: at lunch"). */
+export function matrixPresenceFor(
+  status: MsnStatus,
+  personalMessage?: string,
+): { presence: MatrixPresence; statusMsg: string | undefined } {
+  const base = MSN_TO_MATRIX[status];
+  const psm = personalMessage?.trim();
+  if (!psm || base.presence === "offline") return base;
+  return { presence: base.presence, statusMsg: base.statusMsg ? `${base.statusMsg}: ${psm}` : psm };
 }
 
 /** Words the `presence` command accepts, mapped to the status the bridge sets with CHG. */

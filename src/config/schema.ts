@@ -11,7 +11,11 @@ import { z } from "zod";
 export const LOG_LEVELS = ["error", "warn", "info", "http", "verbose", "debug", "silly"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** MSNP dialects a client can offer in `VER`. */
+/**
+ * MSNP dialects the bridge's client implements and may offer in `VER`. MSNP13+ keep the contact
+ * list in SOAP web services the client does not speak, so they are refused here rather than at
+ * connect time.
+ */
 export const MSNP_VERSIONS = [
   "MSNP2",
   "MSNP3",
@@ -24,12 +28,6 @@ export const MSNP_VERSIONS = [
   "MSNP10",
   "MSNP11",
   "MSNP12",
-  "MSNP13",
-  "MSNP14",
-  "MSNP15",
-  "MSNP16",
-  "MSNP17",
-  "MSNP18",
 ] as const;
 export type MsnpVersion = (typeof MSNP_VERSIONS)[number];
 

@@ -216,7 +216,16 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
 
     test("6. presence: away and offline follow the contact", STEP, async () => {
       await bob.ns!.setStatus("AWY");
-      await user.waitForPresence(ghost(BOB.email), "unavailable", 20_000);
+      const away = await user.waitForPresence(ghost(BOB.email), "unavailable", 20_000);
+      assert.equal(away.presenceStatusMsg, "Away");
+      if (dialect === "MSNP12") {
+        // Personal messages exist from MSNP11 on: they become the ghost's status message.
+        await bob.ns!.setPersonalMessage("gone fishing");
+        await waitFor(
+          "the personal message as status",
+          () => user.client.getUser(ghost(BOB.email))?.presenceStatusMsg === "Away: gone fishing",
+        );
+      }
       await bob.logout();
       await user.waitForPresence(ghost(BOB.email), "offline", 20_000);
       await bob.login();

@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffDelay } from "../../../src/bridge/backoff.js";
 import { OrderedQueue } from "../../../src/bridge/ordered-queue.js";
+import { matrixPresenceFor } from "../../../src/bridge/presence.js";
 
 describe("backoff", () => {
   const opts = { initialMs: 1000, maxMs: 60_000, jitter: 0.3 };
@@ -45,5 +46,18 @@ describe("ordered queue", () => {
     assert.equal(await c, "c");
     assert.deepEqual(log, ["start a", "end a", "start b", "end b", "start c", "end c"]);
     assert.equal(q.size, 0);
+  });
+});
+
+describe("presence mapping", () => {
+  test("MSN statuses become Matrix presence, personal messages the status message", () => {
+    assert.deepEqual(matrixPresenceFor("NLN"), { presence: "online", statusMsg: undefined });
+    assert.deepEqual(matrixPresenceFor("NLN", "on holiday"), { presence: "online", statusMsg: "on holiday" });
+    assert.deepEqual(matrixPresenceFor("AWY", " at lunch "), {
+      presence: "unavailable",
+      statusMsg: "Away: at lunch",
+    });
+    assert.deepEqual(matrixPresenceFor("BSY"), { presence: "unavailable", statusMsg: "Busy" });
+    assert.deepEqual(matrixPresenceFor("FLN", "gone"), { presence: "offline", statusMsg: undefined });
   });
 });

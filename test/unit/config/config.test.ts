@@ -320,6 +320,12 @@ describe("config errors name the key and the problem", () => {
       expect: 'msn.protocol_versions[1]: must be one of "MSNP2"',
     },
     {
+      name: "protocol version the client does not implement",
+      path: ["msn", "protocol_versions"],
+      value: ["MSNP13"],
+      expect: 'msn.protocol_versions[0]: must be one of "MSNP2"',
+    },
+    {
       name: "no protocol versions",
       path: ["msn", "protocol_versions"],
       value: [],
