@@ -46,6 +46,26 @@ async function oneMessage(rig: BridgeRig, c: RigContact): Promise<{ start: numbe
   }
 }
 
+/**
+ * The user starts typing in the portal (an m.typing EDU); resolves with the ms until the contact
+ * sees TypingUser. Typing is stopped again afterwards, outside the measurement.
+ */
+async function oneTyping(rig: BridgeRig, c: RigContact): Promise<number> {
+  let seen: (at: number) => void = () => undefined;
+  const typed = new Promise<number>((resolve) => (seen = resolve));
+  c.contact.onTyping = (from, at) => {
+    if (from.toLowerCase() === rig.puppetEmail) seen(at);
+  };
+  const start = performance.now();
+  try {
+    await rig.pusher.push([], [rig.pusher.typing(c.roomId, [MATRIX_USER])]);
+    return (await withTimeout(typed, 15_000, `Matrix→MSN: typing never reached ${c.contact.email}`)) - start;
+  } finally {
+    c.contact.onTyping = null;
+    await rig.pusher.push([], [rig.pusher.typing(c.roomId, [])]);
+  }
+}
+
 /** One NS request/response (CHG → CHG) through the MSN test server: the protocol's unit of cost. */
 async function nsRoundTripMs(c: RigContact): Promise<number> {
   const ns = c.contact.ns;
@@ -74,6 +94,9 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
     warm.push(end - start);
   }
   const warmCpu = (processCpuMs(pid) - cpuBefore) / opts.warmMessages;
+
+  const typing: number[] = [];
+  for (let i = 0; i < opts.warmMessages; i++) typing.push(await oneTyping(rig, c));
 
   // The control for the cold case: a warm send after the same idle pause, so what the pause alone
   // costs (a sleeping process waking on a busy machine) is not blamed on opening a switchboard.
@@ -127,6 +150,7 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
 
   return [
     { group, name: "latency, warm switchboard", unit: "ms", summary: summarize(warm), target: "" },
+    { group, name: "typing, warm switchboard", unit: "ms", summary: summarize(typing), target: "" },
     {
       group,
       name: `latency, warm after ${IDLE_MS} ms idle`,

@@ -21,8 +21,14 @@ export class AppservicePusher {
     private readonly hsToken: string,
   ) {}
 
-  /** Resolves once the bridge has accepted (200) the transaction. */
-  async push(events: readonly PushedEvent[]): Promise<string[]> {
+  /**
+   * Resolves once the bridge has accepted (200) the transaction. `ephemeral` events (typing,
+   * presence) travel under the MSC2409 key, as Synapse sends them.
+   */
+  async push(
+    events: readonly PushedEvent[],
+    ephemeral: readonly Record<string, unknown>[] = [],
+  ): Promise<string[]> {
     const ids: string[] = [];
     const body = events.map((e) => {
       const eventId = `$bench-${this.run}-${this.event++}`;
@@ -32,11 +38,16 @@ export class AppservicePusher {
     const res = await fetch(`${this.appserviceUrl}/_matrix/app/v1/transactions/${this.run}-${this.txn++}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${this.hsToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ events: body }),
+      body: JSON.stringify({ events: body, "de.sorunome.msc2409.ephemeral": ephemeral }),
     });
     if (!res.ok) throw new Error(`appservice transaction refused: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
     return ids;
+  }
+
+  /** The m.typing EDU of a room: who is typing there now. */
+  typing(roomId: string, userIds: readonly string[]): Record<string, unknown> {
+    return { type: "m.typing", room_id: roomId, content: { user_ids: userIds } };
   }
 
   message(roomId: string, sender: string, body: string): PushedEvent {

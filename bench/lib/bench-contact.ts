@@ -11,6 +11,8 @@ export class BenchContact {
   readonly switchboards = new Set<SwitchboardSession>();
   /** Called with performance.now() for each received text message. */
   onText: ((from: string, text: string, at: number) => void) | null = null;
+  /** Called with performance.now() for each typing notification. */
+  onTyping: ((from: string, at: number) => void) | null = null;
 
   constructor(
     readonly email: string,
@@ -40,6 +42,7 @@ export class BenchContact {
   private track(sb: SwitchboardSession): SwitchboardSession {
     this.switchboards.add(sb);
     sb.on("message", (m) => this.onText?.(m.from, m.text, performance.now()));
+    sb.on("typing", (t) => this.onTyping?.(t.from, performance.now()));
     sb.on("closed", () => this.switchboards.delete(sb));
     return sb;
   }
