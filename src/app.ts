@@ -102,6 +102,7 @@ export async function startBridge(
       typingTimeoutMs: config.bridge.typing_timeout_ms,
       typingRepeatMs: 4000,
       joinTimeoutMs: 60_000,
+      reconnectWaitMs: 60_000,
       loginConcurrency: config.bridge.login_concurrency,
       reconnect: {
         initialMs: config.msn.reconnect.initial_delay_ms,

@@ -20,6 +20,8 @@ export interface CoreOptions {
   typingRepeatMs: number;
   /** How long to wait for a contact to JOI after CAL. */
   joinTimeoutMs: number;
+  /** How long a Matrix message waits for a reconnecting puppet before it is refused. */
+  reconnectWaitMs: number;
   loginConcurrency: number;
   reconnect: BackoffOptions;
   forwardPresence: boolean;

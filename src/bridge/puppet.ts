@@ -34,7 +34,46 @@ const CLOSE_TEXT: Record<MsnCloseReason, string> = {
 };
 
 export class Puppet implements PortalOwner {
-  state: PuppetState = "disconnected";
+  private currentState: PuppetState = "disconnected";
+  private stateWaiters: (() => void)[] = [];
+
+  get state(): PuppetState {
+    return this.currentState;
+  }
+
+  set state(next: PuppetState) {
+    this.setState(next);
+  }
+
+  private setState(next: PuppetState): void {
+    this.currentState = next;
+    const waiters = this.stateWaiters;
+    this.stateWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Resolves true once connected, false when the connection is given up (stopped, logged in
+   * elsewhere, bad password) or `timeoutMs` passes. Messages written during a reconnect wait
+   * here, in order, instead of being refused.
+   */
+  async waitForConnection(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.connected) return true;
+      if (this.currentState !== "connecting" && this.currentState !== "reconnecting") return false;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(wake, left);
+        this.stateWaiters.push(() => {
+          clearTimeout(timer);
+          wake();
+        });
+      });
+    }
+  }
+
   ns: NotificationPort | null = null;
   private abort = new AbortController();
   private loop: Promise<void> | null = null;
@@ -62,7 +101,7 @@ export class Puppet implements PortalOwner {
   adopt(ns: NotificationPort): void {
     this.abort = new AbortController();
     this.wire(ns);
-    this.state = "connected";
+    this.setState("connected");
     this.afterConnect(ns);
   }
 
@@ -76,7 +115,7 @@ export class Puppet implements PortalOwner {
 
   async stop(): Promise<void> {
     this.abort.abort();
-    this.state = "stopped";
+    this.setState("stopped");
     const ns = this.ns;
     this.ns = null;
     await this.core.closePortalSwitchboards(this.userId);
@@ -90,14 +129,14 @@ export class Puppet implements PortalOwner {
     this.ns = null;
     if (ns) await ns.close().catch(() => undefined);
     await this.loop?.catch(() => undefined);
-    this.state = "disconnected";
+    this.setState("disconnected");
     this.announcedDrop = false;
     await this.start();
   }
 
   private async connectLoop(signal: AbortSignal): Promise<void> {
     for (let attempt = 0; !signal.aborted; attempt++) {
-      this.state = attempt === 0 && !this.announcedDrop ? "connecting" : "reconnecting";
+      this.setState(attempt === 0 && !this.announcedDrop ? "connecting" : "reconnecting");
       const ns = this.core.createNotification({ email: this.login.email, password: this.login.password });
       try {
         await this.core.loginLimiter.add(() => (signal.aborted ? Promise.resolve() : ns.connect()));
@@ -106,7 +145,7 @@ export class Puppet implements PortalOwner {
           return;
         }
         this.wire(ns);
-        this.state = "connected";
+        this.setState("connected");
         if (this.announcedDrop || attempt > 0)
           await this.core.notify(this.userId, `✅ Reconnected to MSN as ${ns.email}.`);
         this.announcedDrop = false;
@@ -116,7 +155,7 @@ export class Puppet implements PortalOwner {
         await ns.close().catch(() => undefined);
         if (signal.aborted) return;
         if (isAuthFailure(e)) {
-          this.state = "bad-credentials";
+          this.setState("bad-credentials");
           await this.disableAutoConnect();
           await this.core.notify(
             this.userId,
@@ -138,7 +177,7 @@ export class Puppet implements PortalOwner {
             `⚠️ Could not connect to MSN (${describeMsnError(e)}). Retrying in ${Math.ceil(delay / 1000)} s; I'll tell you when it works.`,
           );
         }
-        this.state = "reconnecting";
+        this.setState("reconnecting");
         try {
           await sleep(delay, undefined, { signal });
         } catch {
@@ -190,7 +229,7 @@ export class Puppet implements PortalOwner {
       error: error ? String(error) : undefined,
     });
     if (reason === "other-login") {
-      this.state = "logged-in-elsewhere";
+      this.setState("logged-in-elsewhere");
       await this.disableAutoConnect();
       await this.core.notify(
         this.userId,
@@ -199,7 +238,7 @@ export class Puppet implements PortalOwner {
       return;
     }
     if (reason === "login-failed") {
-      this.state = "bad-credentials";
+      this.setState("bad-credentials");
       await this.disableAutoConnect();
       await this.core.notify(
         this.userId,
@@ -208,7 +247,7 @@ export class Puppet implements PortalOwner {
       return;
     }
     this.announcedDrop = true;
-    this.state = "reconnecting";
+    this.setState("reconnecting");
     await this.core.notify(this.userId, `⚠️ Disconnected from MSN: ${CLOSE_TEXT[reason]}. Reconnecting…`);
     void this.start();
   }
@@ -231,9 +270,10 @@ export class Puppet implements PortalOwner {
   }
 
   async openSwitchboardWith(emails: readonly string[]): Promise<SwitchboardPort> {
-    const ns = this.ns;
-    if (!ns || this.state !== "connected")
+    if (!(await this.waitForConnection(this.core.options.reconnectWaitMs)))
       throw new NotDeliveredError("you are not connected to MSN right now");
+    const ns = this.ns;
+    if (!ns) throw new NotDeliveredError("you are not connected to MSN right now");
     const reachable = emails.filter((e) => {
       const status = ns.contacts.get(e.toLowerCase())?.status;
       return status !== undefined && status !== "FLN";

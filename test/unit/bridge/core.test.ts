@@ -9,6 +9,7 @@ const OPTIONS: CoreOptions = {
   typingTimeoutMs: 80,
   typingRepeatMs: 30,
   joinTimeoutMs: 1000,
+  reconnectWaitMs: 300,
   loginConcurrency: 2,
   reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
   forwardPresence: false,
@@ -22,7 +23,11 @@ describe("bridge core", () => {
   let core: BridgeCore;
   const user = "@alice:hs";
 
+  /** When set, sessions made from now on finish connect() only after it resolves. */
+  let connectGate: Promise<void> | null = null;
+
   beforeEach(async () => {
+    connectGate = null;
     store = await memoryStore();
     await store.setManagementRoom(user, "!mgmt:hs");
     matrix = new FakeMatrix();
@@ -32,6 +37,14 @@ describe("bridge core", () => {
       matrix,
       ({ email, password }) => {
         const ns = new FakeNotification(email, password);
+        const gate = connectGate;
+        if (gate) {
+          const connect = ns.connect.bind(ns);
+          ns.connect = async () => {
+            await gate;
+            await connect();
+          };
+        }
         ns.addFakeContact("bob@msn.test", "Bob", "NLN");
         ns.addFakeContact("carol@msn.test", "Carol", "AWY");
         ns.addFakeContact("dave@msn.test", "Dave", "FLN");
@@ -279,5 +292,36 @@ describe("bridge core", () => {
     matrix.membership = "leave";
     assert.deepEqual(await core.openChat(user, "bob@msn.test"), { roomId: first.roomId, created: false });
     assert.deepEqual(invites, [first.roomId]);
+  });
+
+  test("messages written while the puppet reconnects wait and go out in order", async () => {
+    const ns = await login();
+    const { roomId } = await core.openChat(user, "bob@msn.test");
+    let releaseConnect: () => void = () => undefined;
+    connectGate = new Promise<void>((r) => (releaseConnect = r));
+    ns.fire("closed", { reason: "socket-closed" });
+    await until(() => sessions.length === 2);
+    await core.handlePortalMessage(roomId, user, "$1", { msgtype: "m.text", body: "one" });
+    await core.handlePortalMessage(roomId, user, "$2", { msgtype: "m.text", body: "two" });
+    await new Promise((r) => setTimeout(r, 30));
+    releaseConnect();
+    const reconnected = sessions[1]!;
+    await until(() => reconnected.opened[0]?.sent.length === 2);
+    assert.deepEqual(reconnected.opened[0]!.sent, ["one", "two"]);
+    assert.ok(!matrix.messages.some((m) => /not bridged/.test(m.content.body)));
+  });
+
+  test("a message waits at most reconnectWaitMs, then gets a not-delivered reply", async () => {
+    const ns = await login();
+    const { roomId } = await core.openChat(user, "bob@msn.test");
+    connectGate = new Promise<void>(() => undefined); // never connects
+    ns.fire("closed", { reason: "socket-closed" });
+    await until(() => sessions.length === 2);
+    await core.handlePortalMessage(roomId, user, "$1", { msgtype: "m.text", body: "lost?" });
+    await until(() => matrix.messages.some((m) => /not bridged/.test(m.content.body)), 3000);
+    assert.equal(
+      matrix.messages.at(-1)!.content.body,
+      "⚠️ Your message was not bridged: you are not connected to MSN right now",
+    );
   });
 });
