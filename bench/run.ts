@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only parser,msn-to-matrix,matrix-to-msn]`: runs the benchmarks
+ * `npm run bench [-- --quick] [-- --only parser,msn-to-matrix,matrix-to-msn,contact-sync]`: runs the benchmarks
  * on loopback and prints one table. `--quick` (or BENCH_QUICK=1) runs a few-second variant that
  * only proves the scripts work.
  */

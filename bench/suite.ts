@@ -4,11 +4,12 @@
  */
 import { BridgeRig } from "./lib/bridge-rig.js";
 import type { Figure } from "./lib/table.js";
+import { runContactSync } from "./contact-sync.js";
 import { runMatrixToMsn } from "./matrix-to-msn.js";
 import { runMsnToMatrix } from "./msn-to-matrix.js";
 import { runParserBench } from "./parser.js";
 
-export const BENCHMARKS = ["parser", "msn-to-matrix", "matrix-to-msn"] as const;
+export const BENCHMARKS = ["parser", "msn-to-matrix", "matrix-to-msn", "contact-sync"] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface SuiteOptions {
@@ -34,7 +35,7 @@ export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
       }),
     );
   }
-  const needsRig = opts.only.includes("msn-to-matrix") || opts.only.includes("matrix-to-msn");
+  const needsRig = opts.only.some((name) => name !== "parser");
   if (!needsRig) return figures;
 
   say("starting the MSN test server, stub homeserver, bridge and baseline relay…");
@@ -56,6 +57,10 @@ export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
     if (opts.only.includes("matrix-to-msn")) {
       say("Matrix→MSN…");
       figures.push(...(await runMatrixToMsn(rig, { warmMessages: q ? 5 : 200, coldMessages: q ? 2 : 30 })));
+    }
+    if (opts.only.includes("contact-sync")) {
+      say("contact sync…");
+      figures.push(...(await runContactSync(rig, { contacts: q ? 50 : 1000 })));
     }
     if (rig.homeserver.unmatched.length > 0) {
       say(

@@ -75,7 +75,8 @@ export class BridgeRig {
       appservicePort,
       msnHost: msn.host,
       msnPort: msn.nsPort,
-      bridge: { permissions: { [MATRIX_USER]: "user" } },
+      // The whole domain: the contact-sync benchmark logs in a second Matrix user.
+      bridge: { permissions: { [DOMAIN]: "user" } },
       // MSNP8+ logins go through Passport (an HTTPS round trip to a nexus); the benchmarks
       // measure relaying, which is the same in every dialect, so the puppet speaks MSNP7 like
       // the contacts.
@@ -119,30 +120,36 @@ export class BridgeRig {
     return pid;
   }
 
-  /** The management-room flow a user goes through: DM the bot, then `login <email> <password>`. */
-  private async logInPuppet(): Promise<void> {
-    const inManagementRoom = (prefix: string) => (m: { roomId: string; content: Record<string, unknown> }) =>
-      m.roomId === MANAGEMENT_ROOM && String(m.content.body).startsWith(prefix);
+  /**
+   * The management-room flow a user goes through: DM the bot, then `login <email> <password>`.
+   * Resolves when the bot confirms; rejects with its answer when the login fails.
+   */
+  async logIn(matrixUser: string, managementRoom: string, email: string, password: string): Promise<void> {
+    const seen = this.homeserver.messages.length;
+    const answer = (pattern: RegExp) => (m: { roomId: string; content: Record<string, unknown> }) =>
+      m.roomId === managementRoom && pattern.test(String(m.content.body));
     await this.pusher.push([
       {
         type: "m.room.member",
-        room_id: MANAGEMENT_ROOM,
-        sender: MATRIX_USER,
+        room_id: managementRoom,
+        sender: matrixUser,
         state_key: BOT_USER,
         content: { membership: "invite", is_direct: true },
       },
     ]);
-    await this.homeserver.waitForMessage(inManagementRoom("Hello!"));
-    await this.pusher.push([
-      this.pusher.message(MANAGEMENT_ROOM, MATRIX_USER, `login ${PUPPET.email} ${PUPPET.password}`),
-    ]);
-    const answer = await this.homeserver.waitForMessage(
-      (m) => m.roomId === MANAGEMENT_ROOM && /^(✅ Logged in|❌)/.test(String(m.content.body)),
-      20_000,
+    await this.homeserver.waitForMessage(answer(/^Hello!/));
+    await this.pusher.push([this.pusher.message(managementRoom, matrixUser, `login ${email} ${password}`)]);
+    const reply = await this.homeserver.waitForMessage(
+      (m) => this.homeserver.messages.indexOf(m) >= seen && answer(/^(✅ Logged in|❌)/)(m),
+      60_000,
     );
-    if (!String(answer.content.body).startsWith("✅")) {
-      throw new Error(`puppet login failed: ${String(answer.content.body)}`);
+    if (!String(reply.content.body).startsWith("✅")) {
+      throw new Error(`login of ${email} failed: ${String(reply.content.body)}`);
     }
+  }
+
+  private async logInPuppet(): Promise<void> {
+    await this.logIn(MATRIX_USER, MANAGEMENT_ROOM, PUPPET.email, PUPPET.password);
   }
 
   private async startBaselineRelay(): Promise<void> {

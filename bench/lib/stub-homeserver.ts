@@ -30,6 +30,11 @@ export class StubHomeserver {
   readonly rooms: CreatedRoom[] = [];
   /** Requests by "METHOD /path-shape", for the report of how many requests a flow took. */
   readonly requestCounts = new Map<string, number>();
+  /** Every request answered, for "how many requests did that take". */
+  totalRequests = 0;
+  /** When each user's displayname / presence was last set (performance.now()). */
+  readonly displayNameSetAt = new Map<string, number>();
+  readonly presenceSetAt = new Map<string, number>();
   /** Paths nothing below matched; they are answered `{}` and listed so gaps are visible. */
   readonly unmatched: string[] = [];
   private server: Server | null = null;
@@ -55,8 +60,22 @@ export class StubHomeserver {
       /\/register$/,
       (_m, body) => ({ user_id: `@${String(body.username)}:${this.domain}`, home_server: this.domain }),
     ],
-    ["PUT", /\/profile\/[^/]+\/(displayname|avatar_url)$/, () => ({})],
-    ["PUT", /\/presence\/[^/]+\/status$/, () => ({})],
+    [
+      "PUT",
+      /\/profile\/([^/]+)\/(displayname|avatar_url)$/,
+      (m) => {
+        if (m[2] === "displayname") this.displayNameSetAt.set(decodeURIComponent(m[1]!), performance.now());
+        return {};
+      },
+    ],
+    [
+      "PUT",
+      /\/presence\/([^/]+)\/status$/,
+      (m) => {
+        this.presenceSetAt.set(decodeURIComponent(m[1]!), performance.now());
+        return {};
+      },
+    ],
     [
       "POST",
       /\/createRoom$/,
@@ -169,6 +188,7 @@ export class StubHomeserver {
         }
       }
       const method = req.method ?? "GET";
+      this.totalRequests++;
       for (const [routeMethod, pattern, route] of this.routes) {
         if (routeMethod !== method) continue;
         const match = pattern.exec(url.pathname);
