@@ -17,6 +17,7 @@ import { findChildPid } from "./proc-cpu.js";
 import { AppservicePusher } from "./appservice-push.js";
 import { BenchContact } from "./bench-contact.js";
 import { StubHomeserver } from "./stub-homeserver.js";
+import { withTimeout } from "./timeout.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASELINE_JS = resolve(here, "../baseline-relay.js");
@@ -42,6 +43,7 @@ export interface RigContact {
 export class BridgeRig {
   readonly contacts: RigContact[] = [];
   private relay: ChildProcess | null = null;
+  private bridgePidCache: number | null = null;
 
   private constructor(
     readonly msn: MsnTestServer,
@@ -107,8 +109,6 @@ export class BridgeRig {
     return rig;
   }
 
-  private bridgePidCache: number | null = null;
-
   get bridgePid(): number {
     this.bridgePidCache ??= findChildPid(this.bridge.configPath);
     return this.bridgePidCache;
@@ -170,14 +170,15 @@ export class BridgeRig {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     this.relay = relay;
-    await new Promise<void>((ready, fail) => {
+    const ready = new Promise<void>((resolve, reject) => {
       let out = "";
       relay.stdout!.on("data", (chunk: Buffer) => {
         out += chunk.toString("utf8");
-        if (out.includes("ready")) ready();
+        if (out.includes("ready")) resolve();
       });
-      relay.once("exit", (code) => fail(new Error(`baseline relay exited with ${code}`)));
+      relay.once("exit", (code) => reject(new Error(`baseline relay exited with ${code}`)));
     });
+    await withTimeout(ready, 20_000, "baseline relay did not log in within 20 s");
   }
 
   private async addContact(account: { email: string; password: string }): Promise<void> {
@@ -209,7 +210,10 @@ export class BridgeRig {
       const relay = this.relay;
       const exited = new Promise((done) => relay.once("exit", done));
       relay.kill("SIGTERM");
+      // A relay stuck in its NS logout must not hold the run up.
+      const timer = setTimeout(() => relay.kill("SIGKILL"), 5_000);
       await exited;
+      clearTimeout(timer);
     }
     await this.bridge.stop();
     await this.homeserver.stop();
