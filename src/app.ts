@@ -10,6 +10,9 @@ import { BridgeCore } from "./bridge/core.js";
 import { GhostIds } from "./bridge/ghost-ids.js";
 import type { NotificationFactory } from "./bridge/msn-ports.js";
 import { createAppservice } from "./matrix/appservice.js";
+import { healthHandlers } from "./matrix/health.js";
+import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
+import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
 import { MatrixGateway } from "./matrix/gateway.js";
 import { EventRouter } from "./matrix/router.js";
 import { permissionFor } from "./config/permissions.js";
@@ -94,6 +97,10 @@ export async function startBridge(
     },
   );
   const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url);
+  // Before initialise()/listen(): the library then adds its Matrix API counters and GET /metrics.
+  const metrics: BridgeMetrics = config.metrics.enabled
+    ? registerBridgeMetrics(appservice.getPrometheusMetrics(), (): BridgeGaugeSource => core)
+    : noMetrics;
   const core = new BridgeCore(
     store,
     gateway,
@@ -113,6 +120,7 @@ export async function startBridge(
       forwardDisplayname: config.bridge.forward_displayname,
     },
     getLogger("core"),
+    metrics,
   );
   router = new EventRouter({
     core,
@@ -142,6 +150,11 @@ export async function startBridge(
       res.status(200).json({});
     },
   });
+  // Unauthenticated: Docker HEALTHCHECK and Kubernetes probes carry no token. (GET /health is
+  // matrix-appservice's own, 200 "OK".)
+  const health = healthHandlers({ store, homeserverUrl: config.homeserver.url });
+  appservice.addAppServicePath({ method: "GET", path: "/live", authenticate: false, handler: health.live });
+  appservice.addAppServicePath({ method: "GET", path: "/ready", authenticate: false, handler: health.ready });
   log.info("appservice listening", {
     hostname: config.appservice.hostname,
     port: opts.port ?? config.appservice.port,

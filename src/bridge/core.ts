@@ -14,6 +14,7 @@ import { Puppet } from "./puppet.js";
 import { describeMsnError, isAuthFailure, UserFacingError } from "./errors.js";
 import { matrixPresenceFor, msnStatusForMatrix, type MsnStatus } from "./presence.js";
 import { notBridgedNotice } from "./translate.js";
+import { noMetrics, type BridgeMetrics } from "./metrics.js";
 
 export interface CoreOptions {
   typingTimeoutMs: number;
@@ -54,6 +55,7 @@ export class BridgeCore {
     readonly createNotification: NotificationFactory,
     readonly options: CoreOptions,
     readonly log: Log,
+    readonly metrics: BridgeMetrics = noMetrics,
   ) {
     this.loginLimiter = new PQueue({ concurrency: options.loginConcurrency });
   }
@@ -371,6 +373,7 @@ export class BridgeCore {
     const portal = new Portal(record, owner, this.matrix, this.log, {
       typingTimeoutMs: this.options.typingTimeoutMs,
       typingRepeatMs: this.options.typingRepeatMs,
+      metrics: this.metrics,
     });
     this.portals.set(record.roomId, portal);
     return portal;
@@ -416,6 +419,7 @@ export class BridgeCore {
     if (record.userId !== sender) return true; // someone else in a portal: not theirs to speak for
     const portal = await this.portalForRoom(roomId);
     if (!portal) {
+      this.metrics.notBridged("not_logged_in");
       await this.matrix.sendMessage(
         record.kind === "dm" ? (record.participants[0] ?? null) : null,
         roomId,
@@ -502,5 +506,11 @@ export class BridgeCore {
 
   get portalCount(): number {
     return this.portals.size;
+  }
+
+  get openSwitchboardCount(): number {
+    let n = 0;
+    for (const p of this.portals.values()) n += p.openSwitchboards;
+    return n;
   }
 }

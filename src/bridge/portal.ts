@@ -10,6 +10,7 @@ import type { SwitchboardPort, SwitchboardPortEvents, MsnTextFormat } from "./ms
 import { OrderedQueue } from "./ordered-queue.js";
 import { matrixMessageToMsn, msnTextToMatrix, notBridgedNotice } from "./translate.js";
 import { describeMsnError, NotDeliveredError } from "./errors.js";
+import { noMetrics, secondsSince, type BridgeMetrics, type NotBridgedReason } from "./metrics.js";
 
 /** What a portal needs from the login it belongs to. */
 export interface PortalOwner {
@@ -26,10 +27,12 @@ export interface PortalOptions {
   typingTimeoutMs: number;
   /** How often a Matrix user's ongoing typing is repeated to MSN. */
   typingRepeatMs: number;
+  metrics?: BridgeMetrics;
 }
 
 export type BufferedEvent = {
-  [K in keyof SwitchboardPortEvents]: { event: K; payload: SwitchboardPortEvents[K] };
+  /** `at`: performance.now() when the SB emitted it, so latency counts the time spent buffered. */
+  [K in keyof SwitchboardPortEvents]: { event: K; payload: SwitchboardPortEvents[K]; at?: number };
 }[keyof SwitchboardPortEvents];
 
 /**
@@ -49,7 +52,7 @@ export function bufferSwitchboardEvents(sb: SwitchboardPort): { take(): Buffered
   ];
   const listeners = names.map((event) => {
     const listener = (payload: unknown): void => {
-      events.push({ event, payload } as BufferedEvent);
+      events.push({ event, payload, at: performance.now() } as BufferedEvent);
     };
     sb.on(event, listener as never);
     return { event, listener };
@@ -62,7 +65,9 @@ export function bufferSwitchboardEvents(sb: SwitchboardPort): { take(): Buffered
   };
 }
 
-type Handlers = { [K in keyof SwitchboardPortEvents]: (payload: SwitchboardPortEvents[K]) => void };
+type Handlers = {
+  [K in keyof SwitchboardPortEvents]: (payload: SwitchboardPortEvents[K], receivedAt?: number) => void;
+};
 
 export class Portal {
   private readonly switchboards = new Map<SwitchboardPort, Handlers>();
@@ -73,6 +78,7 @@ export class Portal {
   private readonly incoming = new OrderedQueue();
   private readonly ghostTyping = new Map<string, NodeJS.Timeout>();
   private userTypingTimer: NodeJS.Timeout | null = null;
+  private readonly metrics: BridgeMetrics;
 
   constructor(
     public record: PortalRecord,
@@ -80,7 +86,9 @@ export class Portal {
     private readonly matrix: MatrixPort,
     private readonly log: Log,
     private readonly opts: PortalOptions,
-  ) {}
+  ) {
+    this.metrics = opts.metrics ?? noMetrics;
+  }
 
   get roomId(): string {
     return this.record.roomId;
@@ -107,10 +115,10 @@ export class Portal {
   attachSwitchboard(sb: SwitchboardPort, earlier: readonly BufferedEvent[] = []): void {
     if (this.switchboards.has(sb)) return;
     const handlers: Handlers = {
-      message: (m) => {
+      message: (m, receivedAt = performance.now()) => {
         this.active = sb;
         this.incoming
-          .push(() => this.relayMessage(m.from, m.text, m.format))
+          .push(() => this.relayMessage(m.from, m.text, m.format, receivedAt))
           .catch((e) => this.logError("relay message", e));
       },
       typing: (t) =>
@@ -139,7 +147,8 @@ export class Portal {
     }
     this.switchboards.set(sb, handlers);
     this.active = sb;
-    for (const { event, payload } of earlier) (handlers[event] as (p: unknown) => void)(payload);
+    for (const { event, payload, at } of earlier)
+      (handlers[event] as (p: unknown, at?: number) => void)(payload, at);
   }
 
   /** Stops listening to an SB without closing it (it may move to another portal). */
@@ -166,26 +175,39 @@ export class Portal {
     return this.outgoing.push(async () => {
       const out = matrixMessageToMsn(content, (mxc) => this.matrix.mediaUrl(mxc));
       if (out.kind === "unsupported") {
-        await this.notBridged(out.reason, eventId);
+        await this.notBridged(out.reason, eventId, "unsupported");
         return;
       }
       this.stopUserTyping();
       try {
         await this.deliver(out.text);
+        this.metrics.messageBridged("matrix_to_msn");
       } catch (e) {
         this.log.warn("message not delivered", { roomId: this.roomId, error: String(e) });
-        await this.notBridged(describeMsnError(e), eventId);
+        await this.notBridged(describeMsnError(e), eventId, this.failureClass(e));
       }
     });
   }
 
   /** A Matrix event MSN cannot carry (reaction, redaction, sticker…). */
   refuse(eventId: string, reason: string): Promise<void> {
-    return this.outgoing.push(() => this.notBridged(reason, eventId));
+    return this.outgoing.push(() => this.notBridged(reason, eventId, "unsupported"));
   }
 
-  private async notBridged(reason: string, eventId: string): Promise<void> {
+  private async notBridged(reason: string, eventId: string, kind: NotBridgedReason): Promise<void> {
+    this.metrics.notBridged(kind);
     await this.matrix.sendMessage(this.noticeSender, this.roomId, notBridgedNotice(reason, eventId));
+  }
+
+  /** The metric label for a failed delivery; the user already got the precise sentence. */
+  private failureClass(e: unknown): NotBridgedReason {
+    if (this.owner.ownEmail === null) return "not_connected";
+    // Offline is decided by the puppet before any switchboard (NotDeliveredError "… is offline")
+    // or by the server refusing the CAL with 217.
+    const code = typeof e === "object" && e !== null && "code" in e ? (e as { code: unknown }).code : null;
+    if (code === 217 || (e instanceof NotDeliveredError && e.reason.endsWith(" is offline")))
+      return "contact_offline";
+    return "delivery_failed";
   }
 
   private async deliver(text: string): Promise<void> {
@@ -222,9 +244,16 @@ export class Portal {
     return this.opening;
   }
 
-  private async relayMessage(from: string, text: string, format: MsnTextFormat | undefined): Promise<void> {
+  private async relayMessage(
+    from: string,
+    text: string,
+    format: MsnTextFormat | undefined,
+    receivedAt: number,
+  ): Promise<void> {
     await this.clearGhostTyping(from);
     await this.matrix.sendMessage(from, this.roomId, msnTextToMatrix(text, format));
+    this.metrics.messageBridged("msn_to_matrix");
+    this.metrics.msnToMatrixLatency(secondsSince(receivedAt));
   }
 
   private async relayTyping(from: string): Promise<void> {

@@ -11,6 +11,7 @@ import type { MsnCloseReason, MsnRing, NotificationPort, SwitchboardPort } from 
 import type { Portal, PortalOwner } from "./portal.js";
 import { backoffDelay } from "./backoff.js";
 import { describeMsnError, isAuthFailure, NotDeliveredError } from "./errors.js";
+import { secondsSince } from "./metrics.js";
 
 export type PuppetState =
   | "disconnected"
@@ -137,6 +138,7 @@ export class Puppet implements PortalOwner {
   private async connectLoop(signal: AbortSignal): Promise<void> {
     for (let attempt = 0; !signal.aborted; attempt++) {
       this.setState(attempt === 0 && !this.announcedDrop ? "connecting" : "reconnecting");
+      if (this.state === "reconnecting") this.core.metrics.reconnectAttempt();
       const ns = this.core.createNotification({ email: this.login.email, password: this.login.password });
       try {
         await this.core.loginLimiter.add(() => (signal.aborted ? Promise.resolve() : ns.connect()));
@@ -282,6 +284,7 @@ export class Puppet implements PortalOwner {
       const who = emails.length === 1 ? this.core.contactLabel(ns, emails[0]!) : "everyone in this chat";
       throw new NotDeliveredError(`${who} is offline`);
     }
+    const started = performance.now();
     const sb = await ns.openSwitchboard();
     try {
       const joined = await Promise.allSettled(
@@ -294,6 +297,7 @@ export class Puppet implements PortalOwner {
         const first = joined.find((r): r is PromiseRejectedResult => r.status === "rejected");
         throw first?.reason ?? new NotDeliveredError("nobody joined the chat");
       }
+      this.core.metrics.switchboardSetup(secondsSince(started));
       return sb;
     } catch (e) {
       await sb.close().catch(() => undefined);

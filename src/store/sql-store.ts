@@ -81,6 +81,10 @@ export class SqlStore implements Store {
     await this.#driver.close();
   }
 
+  async ping(): Promise<void> {
+    await this.#all("SELECT 1");
+  }
+
   async #all(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
     this.#assertOpen();
     return this.#driver.all(sql, params);

@@ -52,6 +52,8 @@ export interface Store {
   /** Opens the database and runs pending numbered migrations. */
   open(): Promise<void>;
   close(): Promise<void>;
+  /** A cheap round trip to the database; rejects when the store is not open or the database is gone. */
+  ping(): Promise<void>;
 
   getLogin(userId: string): Promise<LoginRecord | null>;
   listLogins(): Promise<LoginRecord[]>;

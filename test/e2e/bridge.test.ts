@@ -70,6 +70,7 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
         msnPort: msn.nsPort,
         bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
         msn: { protocol_versions: [dialect], passport_url: msn.passportUrl },
+        metrics: { enabled: true },
       });
       bridge.generateRegistration();
       synapse = await startSynapse({
@@ -401,6 +402,40 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
       } finally {
         stranger.stop();
       }
+    });
+
+    test("15. health and metrics: probes answer without a token; the counters moved", STEP, async () => {
+      const base = `http://127.0.0.1:${bridge.appservicePort}`;
+      const health = await fetch(`${base}/health`);
+      assert.equal(health.status, 200);
+      const live = await fetch(`${base}/live`);
+      assert.equal(live.status, 200);
+      assert.deepEqual(await live.json(), { status: "ok" });
+      const ready = await fetch(`${base}/ready`);
+      assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
+
+      const res = await fetch(`${base}/metrics`);
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      /** The value of one sample, e.g. sample('msn_puppets{state="connected"}'); NaN when absent. */
+      const sample = (series: string): number => {
+        const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+        return line ? Number(line.slice(series.length + 1)) : Number.NaN;
+      };
+      // Counters start at the restart of step 7; steps 7-12 sent both ways and were refused twice.
+      assert.ok(sample('msn_messages_bridged_total{direction="msn_to_matrix"}') > 0, text);
+      assert.ok(sample('msn_messages_bridged_total{direction="matrix_to_msn"}') > 0, text);
+      assert.ok(sample("msn_msn_to_matrix_latency_seconds_count") > 0, text);
+      assert.ok(sample('msn_messages_not_bridged_total{reason="contact_offline"}') >= 1, text);
+      assert.ok(sample('msn_messages_not_bridged_total{reason="unsupported"}') >= 1, text);
+      assert.equal(sample('msn_puppets{state="connected"}'), 1, text);
+      assert.equal(sample('msn_puppets{state="reconnecting"}'), 0, text);
+      assert.ok(sample("msn_portals") > 0, text);
+      assert.ok(sample("msn_switchboards_open") >= 0, text);
+      assert.ok(sample("msn_reconnects_total") >= 0, text);
+      assert.ok(sample("msn_switchboard_setup_seconds_count") >= 0, text);
+      // matrix-appservice-bridge's own metrics come with it.
+      assert.ok(text.includes("bridge_app_version"), "library metrics present");
     });
   });
 }

@@ -25,6 +25,8 @@ export interface BridgeSetup {
   bridge?: Record<string, unknown>;
   msn?: Record<string, unknown>;
   database?: string;
+  /** The `metrics` section (off unless given). */
+  metrics?: { enabled: boolean };
 }
 
 export class BridgeProcess {
@@ -61,6 +63,7 @@ export class BridgeProcess {
       },
       database: { uri: setup.database ?? "sqlite:bridge.db" },
       logging: { level: "debug", format: "text" },
+      ...(setup.metrics ? { metrics: setup.metrics } : {}),
     };
     writeFileSync(this.configPath, YAML.stringify(config));
   }
