@@ -279,15 +279,14 @@ class LegacyListSync implements ListSync {
 }
 
 /** MSNP2–7: MD5 login, TrID-tagged list sync, no client-id in `CHG`. */
-class LegacyMd5Dialect implements Dialect {
+/**
+ * What every dialect shares: naming, CVR, the presence line layout (later versions only append
+ * tokens the bridge ignores: client-id, msnobj) and switchboard handles.
+ */
+abstract class DialectBase {
   readonly version: string;
-  readonly versionNumber: number;
-  readonly loginScheme = "MD5" as const;
-  readonly sendsInf = true;
-  readonly challengeProductId = MSNP7_CHALLENGE_PRODUCT.productId;
 
-  constructor(versionNumber: number) {
-    this.versionNumber = versionNumber;
+  constructor(readonly versionNumber: number) {
     this.version = `MSNP${versionNumber}`;
   }
 
@@ -296,6 +295,31 @@ class LegacyMd5Dialect implements Dialect {
     // requires at least six arguments and answers nothing otherwise.
     return ["0x0409", "winnt", "5.1", "i386", "MSNMSGR", "6.2.0205", "MSMSGS", email];
   }
+
+  parseInitialPresence(args: readonly string[]): PresenceUpdate | null {
+    return this.parsePresence(args.slice(1));
+  }
+
+  parsePresence(args: readonly string[]): PresenceUpdate | null {
+    // status email name [client-id [msnobj]]
+    const [status, email, name] = args;
+    if (!status || !email || !isContactStatus(status)) return null;
+    return { status, email, friendlyName: name === undefined ? null : decodeParam(name) || email };
+  }
+
+  parseOffline(args: readonly string[]): string | null {
+    return args[0] || null;
+  }
+
+  switchboardHandle(email: string): string {
+    return email;
+  }
+}
+
+class LegacyMd5Dialect extends DialectBase implements Dialect {
+  readonly loginScheme = "MD5" as const;
+  readonly sendsInf = true;
+  readonly challengeProductId = MSNP7_CHALLENGE_PRODUCT.productId;
 
   parseLoginOk(args: readonly string[]): LoginOk | null {
     // OK email [name [verified]]
@@ -313,20 +337,6 @@ class LegacyMd5Dialect implements Dialect {
 
   chgArgs(status: OwnStatus): string[] {
     return [status];
-  }
-
-  parseInitialPresence(args: readonly string[]): PresenceUpdate | null {
-    return this.parsePresence(args.slice(1));
-  }
-
-  parsePresence(args: readonly string[]): PresenceUpdate | null {
-    const [status, email, name] = args;
-    if (!status || !email || !isContactStatus(status)) return null;
-    return { status, email, friendlyName: name === undefined ? null : decodeParam(name) || email };
-  }
-
-  parseOffline(args: readonly string[]): string | null {
-    return args[0] || null;
   }
 
   listChangeCommand(kind: ListChangeKind, list: ListName, email: string): { name: string; args: string[] } {
@@ -361,10 +371,6 @@ class LegacyMd5Dialect implements Dialect {
 
   answerChallenge(challenge: string): string {
     return answerChallengeMd5(challenge, MSNP7_CHALLENGE_PRODUCT.productKey);
-  }
-
-  switchboardHandle(email: string): string {
-    return email;
   }
 }
 
@@ -575,9 +581,7 @@ function safeCodePoint(code: number, fallback: string): string {
  * in `SYN`, `ADC` and contact GUIDs, `PRP MFN` for our name, no name in `USR OK`. From MSNP11:
  * `UBX` personal messages and the new `CHL` algorithm.
  */
-class PassportDialect implements Dialect {
-  readonly version: string;
-  readonly versionNumber: number;
+class PassportDialect extends DialectBase implements Dialect {
   readonly loginScheme = "TWN" as const;
   readonly sendsInf = false;
   readonly challengeProductId: string;
@@ -586,16 +590,11 @@ class PassportDialect implements Dialect {
   private readonly addressBook: boolean;
 
   constructor(versionNumber: number) {
-    this.versionNumber = versionNumber;
-    this.version = `MSNP${versionNumber}`;
+    super(versionNumber);
     this.addressBook = versionNumber >= 10;
     this.renameCommandName = this.addressBook ? "PRP" : "REA";
     this.challengeProductId =
       versionNumber >= 11 ? MSNP11_CHALLENGE_PRODUCT.productId : MSN6_CHALLENGE_PRODUCT.productId;
-  }
-
-  cvrArgs(email: string): string[] {
-    return ["0x0409", "winnt", "5.1", "i386", "MSNMSGR", "6.2.0205", "MSMSGS", email];
   }
 
   parseLoginOk(args: readonly string[]): LoginOk | null {
@@ -616,21 +615,6 @@ class PassportDialect implements Dialect {
   chgArgs(status: OwnStatus): string[] {
     // Without the client-id Escargot silently ignores CHG on MSNP8+ (msnp.md §5.2).
     return [status, CLIENT_ID];
-  }
-
-  parseInitialPresence(args: readonly string[]): PresenceUpdate | null {
-    return this.parsePresence(args.slice(1));
-  }
-
-  parsePresence(args: readonly string[]): PresenceUpdate | null {
-    // status email name [client-id [msnobj]]
-    const [status, email, name] = args;
-    if (!status || !email || !isContactStatus(status)) return null;
-    return { status, email, friendlyName: name === undefined ? null : decodeParam(name) || email };
-  }
-
-  parseOffline(args: readonly string[]): string | null {
-    return args[0] || null;
   }
 
   listChangeCommand(
@@ -715,10 +699,6 @@ class PassportDialect implements Dialect {
     return this.versionNumber >= 11
       ? answerChallengeMsnp11(challenge, MSNP11_CHALLENGE_PRODUCT)
       : answerChallengeMd5(challenge, MSN6_CHALLENGE_PRODUCT.productKey);
-  }
-
-  switchboardHandle(email: string): string {
-    return email;
   }
 }
 
