@@ -64,10 +64,13 @@ export class CommandDecoder {
   private readonly maxPayloadBytes: number;
   private readonly payloadCommands: ReadonlySet<string>;
 
-  /** Bytes received but not yet consumed. */
-  private buffered: Buffer = Buffer.alloc(0);
-  /** How far into `buffered` we already searched for LF, so each byte is scanned once. */
-  private scanned = 0;
+  /**
+   * The start of a command line whose LF has not arrived yet, one piece per read. Joined once when
+   * the LF comes: re-concatenating on every read would cost O(n²) for a line trickled in byte by
+   * byte (a 16 KiB line sent one byte per segment took ~200 ms of CPU).
+   */
+  private partialLine: Buffer[] = [];
+  private partialLength = 0;
   /** Set while a payload command's line is parsed and its payload bytes are still arriving. */
   private pendingCommand: { name: string; args: string[]; length: number } | null = null;
   private payloadChunks: Buffer[] = [];
@@ -82,7 +85,7 @@ export class CommandDecoder {
 
   /** Bytes currently held by the decoder (for tests and diagnostics). */
   get bufferedBytes(): number {
-    return this.buffered.length + this.payloadReceived;
+    return this.partialLength + this.payloadReceived;
   }
 
   push(chunk: Uint8Array): MsnCommand[] {
@@ -94,8 +97,11 @@ export class CommandDecoder {
     } catch (error) {
       if (error instanceof FramingError) {
         this.failure = error;
-        this.buffered = Buffer.alloc(0);
+        this.partialLine = [];
+        this.partialLength = 0;
+        this.pendingCommand = null;
         this.payloadChunks = [];
+        this.payloadReceived = 0;
       }
       throw error;
     }
@@ -105,7 +111,7 @@ export class CommandDecoder {
     const out: MsnCommand[] = [];
     let data: Buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 
-    while (data.length > 0 || (this.pendingCommand === null && this.buffered.length > this.scanned)) {
+    while (data.length > 0) {
       if (this.pendingCommand) {
         // Payload bytes are collected as separate chunks so a large payload arriving in many reads
         // is copied once, not once per read.
@@ -125,15 +131,13 @@ export class CommandDecoder {
         continue;
       }
 
-      if (data.length > 0) {
-        this.buffered = this.buffered.length === 0 ? data : Buffer.concat([this.buffered, data]);
-        data = Buffer.alloc(0);
-      }
-      const lf = this.buffered.indexOf(LF, this.scanned);
+      const lf = data.indexOf(LF);
       if (lf === -1) {
-        this.scanned = this.buffered.length;
+        // Copied, so a small piece never pins the caller's (possibly much larger) read buffer.
+        this.partialLine.push(Buffer.from(data));
+        this.partialLength += data.length;
         // +1: the CR of a maximal line may already be here while its LF is still in flight.
-        if (this.buffered.length > this.maxLineBytes + 1) {
+        if (this.partialLength > this.maxLineBytes + 1) {
           throw new FramingError(
             "line-too-long",
             `command line exceeds ${this.maxLineBytes} bytes without a line terminator`,
@@ -141,21 +145,31 @@ export class CommandDecoder {
         }
         break;
       }
-      const lineEnd = lf > 0 && this.buffered[lf - 1] === CR ? lf - 1 : lf;
+      const total = this.partialLength + lf;
+      // Checked before joining, so an overlong line is never copied. `total` includes the CR, if any.
+      if (total > this.maxLineBytes + 1) {
+        throw new FramingError(
+          "line-too-long",
+          `command line of ${total} bytes exceeds ${this.maxLineBytes}`,
+        );
+      }
+      let line = data.subarray(0, lf);
+      if (this.partialLength > 0) {
+        line = Buffer.concat([...this.partialLine, line], total);
+        this.partialLine = [];
+        this.partialLength = 0;
+      }
+      // Whatever follows the line (payload or next command) stays in `data` for the next round.
+      data = data.subarray(lf + 1);
+      const lineEnd = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
       if (lineEnd > this.maxLineBytes) {
         throw new FramingError(
           "line-too-long",
           `command line of ${lineEnd} bytes exceeds ${this.maxLineBytes}`,
         );
       }
-      const lineBytes = this.buffered.subarray(0, lineEnd);
-      // Whatever follows the line (payload or next command) is re-fed through `data` so the payload
-      // branch above handles it uniformly.
-      data = this.buffered.subarray(lf + 1);
-      this.buffered = Buffer.alloc(0);
-      this.scanned = 0;
-      if (lineBytes.length === 0) continue; // tolerate blank lines
-      const command = this.parseLine(lineBytes);
+      if (lineEnd === 0) continue; // tolerate blank lines
+      const command = this.parseLine(line.subarray(0, lineEnd));
       if (command) out.push(command);
     }
     return out;

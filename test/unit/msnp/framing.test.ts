@@ -149,6 +149,28 @@ describe("CommandDecoder", () => {
       assert.ok(thrown instanceof FramingError && thrown.kind === "line-too-long");
     });
 
+    test("a long line trickled in one byte per read is joined once, not once per read", () => {
+      // Regression: the decoder re-concatenated the partial line on every read, O(n²) in the
+      // line length: a 128 KiB line sent one byte per segment cost 4–6 s of CPU. Joined once, it
+      // takes a few hundred ms even on a loaded machine.
+      const size = 128 * 1024;
+      const line = Buffer.alloc(size + 2, 0x41);
+      line.write("NLN NLN bob@example.com ");
+      line.write("\r\n", size);
+      const decoder = new CommandDecoder({ maxLineBytes: size });
+      const started = performance.now();
+      const commands: MsnCommand[] = [];
+      for (let i = 0; i < line.length; i += 1) {
+        commands.push(...decoder.push(line.subarray(i, i + 1)));
+        if (i % 4096 === 0) assert.equal(decoder.bufferedBytes, i + 1);
+      }
+      const elapsed = performance.now() - started;
+      assert.equal(commands.length, 1);
+      assert.equal(commands[0]?.args[2]?.length, size - "NLN NLN bob@example.com ".length);
+      assert.equal(decoder.bufferedBytes, 0);
+      assert.ok(elapsed < 2000, `took ${elapsed.toFixed(0)} ms`);
+    });
+
     test("default line limit is 16 KiB", () => {
       const decoder = new CommandDecoder();
       assertFraming(() => decoder.push(Buffer.alloc(16 * 1024 + 10, 0x41)), "line-too-long");
