@@ -2,7 +2,11 @@
 
 /** A message could not be delivered; `reason` is shown to the Matrix user as is. */
 export class NotDeliveredError extends Error {
-  constructor(public readonly reason: string) {
+  constructor(
+    public readonly reason: string,
+    /** Why, for metrics and callers that branch on it; `reason` is the sentence for the user. */
+    public readonly kind: "not_connected" | "contact_offline" | "other" = "other",
+  ) {
     super(reason);
     this.name = "NotDeliveredError";
   }

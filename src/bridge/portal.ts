@@ -94,10 +94,6 @@ export class Portal {
     return this.record.roomId;
   }
 
-  get isGroup(): boolean {
-    return this.record.kind === "group";
-  }
-
   get openSwitchboards(): number {
     return this.switchboards.size;
   }
@@ -201,13 +197,11 @@ export class Portal {
 
   /** The metric label for a failed delivery; the user already got the precise sentence. */
   private failureClass(e: unknown): NotBridgedReason {
+    if (e instanceof NotDeliveredError && e.kind !== "other") return e.kind;
     if (this.owner.ownEmail === null) return "not_connected";
-    // Offline is decided by the puppet before any switchboard (NotDeliveredError "… is offline")
-    // or by the server refusing the CAL with 217.
+    // The puppet refuses known-offline contacts itself; the server says 217 for the rest.
     const code = typeof e === "object" && e !== null && "code" in e ? (e as { code: unknown }).code : null;
-    if (code === 217 || (e instanceof NotDeliveredError && e.reason.endsWith(" is offline")))
-      return "contact_offline";
-    return "delivery_failed";
+    return code === 217 ? "contact_offline" : "delivery_failed";
   }
 
   private async deliver(text: string): Promise<void> {
@@ -342,5 +336,3 @@ export class Portal {
     this.log.error(`portal: ${what} failed`, { roomId: this.roomId, error: String(e) });
   }
 }
-
-export { NotDeliveredError };

@@ -273,16 +273,16 @@ export class Puppet implements PortalOwner {
 
   async openSwitchboardWith(emails: readonly string[]): Promise<SwitchboardPort> {
     if (!(await this.waitForConnection(this.core.options.reconnectWaitMs)))
-      throw new NotDeliveredError("you are not connected to MSN right now");
+      throw new NotDeliveredError("you are not connected to MSN right now", "not_connected");
     const ns = this.ns;
-    if (!ns) throw new NotDeliveredError("you are not connected to MSN right now");
+    if (!ns) throw new NotDeliveredError("you are not connected to MSN right now", "not_connected");
     const reachable = emails.filter((e) => {
       const status = ns.contacts.get(e.toLowerCase())?.status;
       return status !== undefined && status !== "FLN";
     });
     if (reachable.length === 0) {
       const who = emails.length === 1 ? this.core.contactLabel(ns, emails[0]!) : "everyone in this chat";
-      throw new NotDeliveredError(`${who} is offline`);
+      throw new NotDeliveredError(`${who} is offline`, "contact_offline");
     }
     const started = performance.now();
     const sb = await ns.openSwitchboard();
