@@ -110,6 +110,8 @@ export async function startBridge(
       typingRepeatMs: 4000,
       joinTimeoutMs: 60_000,
       reconnectWaitMs: 60_000,
+      // A homeserver restart takes seconds to a few minutes; messages wait that long, in order.
+      homeserverRetry: { initialMs: 500, maxMs: 30_000, jitter: 0.2, totalMs: 10 * 60_000 },
       loginConcurrency: config.bridge.login_concurrency,
       reconnect: {
         initialMs: config.msn.reconnect.initial_delay_ms,

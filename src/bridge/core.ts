@@ -9,6 +9,7 @@ import type { MatrixPort } from "./matrix-port.js";
 import type { Log } from "./log.js";
 import type { MsnContact, NotificationFactory, NotificationPort, SwitchboardPort } from "./msn-ports.js";
 import type { BackoffOptions } from "./backoff.js";
+import type { RetryOptions } from "./matrix-retry.js";
 import { bufferSwitchboardEvents, Portal } from "./portal.js";
 import { Puppet } from "./puppet.js";
 import { describeMsnError, isAuthFailure, UserFacingError } from "./errors.js";
@@ -23,6 +24,8 @@ export interface CoreOptions {
   joinTimeoutMs: number;
   /** How long a Matrix message waits for a reconnecting puppet before it is refused. */
   reconnectWaitMs: number;
+  /** Retry of MSN → Matrix sends while the homeserver cannot be reached. */
+  homeserverRetry: RetryOptions;
   loginConcurrency: number;
   reconnect: BackoffOptions;
   forwardPresence: boolean;
@@ -373,6 +376,7 @@ export class BridgeCore {
     const portal = new Portal(record, owner, this.matrix, this.log, {
       typingTimeoutMs: this.options.typingTimeoutMs,
       typingRepeatMs: this.options.typingRepeatMs,
+      homeserverRetry: this.options.homeserverRetry,
       metrics: this.metrics,
     });
     this.portals.set(record.roomId, portal);

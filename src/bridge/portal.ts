@@ -8,6 +8,7 @@ import type { MatrixPort } from "./matrix-port.js";
 import type { Log } from "./log.js";
 import type { SwitchboardPort, SwitchboardPortEvents, MsnTextFormat } from "./msn-ports.js";
 import { OrderedQueue } from "./ordered-queue.js";
+import { retryWhileNotApplied, type RetryOptions } from "./matrix-retry.js";
 import { matrixMessageToMsn, msnTextToMatrix, notBridgedNotice } from "./translate.js";
 import { describeMsnError, NotDeliveredError } from "./errors.js";
 import { noMetrics, secondsSince, type BridgeMetrics, type NotBridgedReason } from "./metrics.js";
@@ -27,6 +28,8 @@ export interface PortalOptions {
   typingTimeoutMs: number;
   /** How often a Matrix user's ongoing typing is repeated to MSN. */
   typingRepeatMs: number;
+  /** How MSN messages wait out a homeserver that cannot be reached. */
+  homeserverRetry: RetryOptions;
   metrics?: BridgeMetrics;
 }
 
@@ -245,7 +248,19 @@ export class Portal {
     receivedAt: number,
   ): Promise<void> {
     await this.clearGhostTyping(from);
-    await this.matrix.sendMessage(from, this.roomId, msnTextToMatrix(text, format));
+    // Order matters more than speed: while the homeserver is unreachable this portal's later
+    // messages wait behind this one.
+    await retryWhileNotApplied(
+      () => this.matrix.sendMessage(from, this.roomId, msnTextToMatrix(text, format)),
+      this.opts.homeserverRetry,
+      (e, attempt, delayMs) =>
+        this.log.warn("homeserver unreachable; will retry the message", {
+          roomId: this.roomId,
+          attempt,
+          delayMs,
+          error: String(e),
+        }),
+    );
     this.metrics.messageBridged("msn_to_matrix");
     this.metrics.msnToMatrixLatency(secondsSince(receivedAt));
   }

@@ -10,6 +10,7 @@ const OPTIONS: CoreOptions = {
   typingRepeatMs: 30,
   joinTimeoutMs: 1000,
   reconnectWaitMs: 300,
+  homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 500 },
   loginConcurrency: 2,
   reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
   forwardPresence: false,
@@ -323,5 +324,39 @@ describe("bridge core", () => {
       matrix.messages.at(-1)!.content.body,
       "⚠️ Your message was not bridged: you are not connected to MSN right now",
     );
+  });
+
+  test("MSN messages wait out an unreachable homeserver and arrive once, in order", async () => {
+    const ns = await login();
+    ns.fire("ring", { sessionId: "1", inviterEmail: "bob@msn.test", inviterName: "Bob" });
+    await until(() => core.portalCount === 1);
+    const send = matrix.sendMessage.bind(matrix);
+    let refusals = 3;
+    matrix.sendMessage = async (...args) => {
+      if (refusals-- > 0) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+      return send(...args);
+    };
+    const sb = ns.opened[0]!;
+    sb.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "first" });
+    sb.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "second" });
+    await core.drain();
+    assert.deepEqual(
+      matrix.messages.map((m) => m.content.body),
+      ["first", "second"],
+    );
+  });
+
+  test("a send that may have reached the homeserver is not retried (no duplicates)", async () => {
+    const ns = await login();
+    ns.fire("ring", { sessionId: "1", inviterEmail: "bob@msn.test", inviterName: "Bob" });
+    await until(() => core.portalCount === 1);
+    let calls = 0;
+    matrix.sendMessage = async () => {
+      calls++;
+      throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    };
+    ns.opened[0]!.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "maybe" });
+    await core.drain();
+    assert.equal(calls, 1);
   });
 });

@@ -35,6 +35,7 @@ const OPTIONS = {
   typingRepeatMs: 30,
   joinTimeoutMs: 1000,
   reconnectWaitMs: 100,
+  homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 200 },
   loginConcurrency: 2,
   reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
   forwardPresence: false,
