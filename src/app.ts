@@ -109,6 +109,7 @@ export async function startBridge(
       typingTimeoutMs: config.bridge.typing_timeout_ms,
       typingRepeatMs: 4000,
       joinTimeoutMs: 60_000,
+      offlineGraceMs: 3000,
       reconnectWaitMs: 60_000,
       // A homeserver restart takes seconds to a few minutes; messages wait that long, in order.
       homeserverRetry: { initialMs: 500, maxMs: 30_000, jitter: 0.2, totalMs: 10 * 60_000 },

@@ -3,6 +3,7 @@
  * sockets and no HTTP: MSN sessions come from a factory, Matrix goes through a MatrixPort.
  */
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import PQueue from "p-queue";
 import type { LoginRecord, PortalRecord, Store } from "../store/store.js";
 import type { MatrixPort } from "./matrix-port.js";
@@ -22,6 +23,8 @@ export interface CoreOptions {
   typingRepeatMs: number;
   /** How long to wait for a contact to JOI after CAL. */
   joinTimeoutMs: number;
+  /** After login, how long a contact may stay offline before its ghost is set offline. */
+  offlineGraceMs: number;
   /** How long a Matrix message waits for a reconnecting puppet before it is refused. */
   reconnectWaitMs: number;
   /** Retry of MSN → Matrix sends while the homeserver cannot be reached. */
@@ -202,12 +205,20 @@ export class BridgeCore {
 
   // ---- MSN → Matrix ---------------------------------------------------------------------
 
-  async syncContacts(userId: string, contacts: MsnContact[]): Promise<void> {
+  /**
+   * Brings every ghost of a fresh login up to date. Who is online arrives as an ILN burst just
+   * after login, so a contact still offline in the first snapshot is only believed offline after
+   * `offlineGraceMs`; otherwise every reconnect would flash online ghosts offline and back.
+   */
+  async syncContacts(userId: string, contacts: () => Iterable<MsnContact>): Promise<void> {
     const started = Date.now();
-    await Promise.all(
-      contacts.filter((c) => c.lists.forward).map((c) => this.ghostSync.add(() => this.updateGhost(c))),
-    );
-    this.log.info("contacts synced", { userId, contacts: contacts.length, ms: Date.now() - started });
+    const forward = (): MsnContact[] => [...contacts()].filter((c) => c.lists.forward);
+    const update = (list: MsnContact[]): Promise<unknown> =>
+      Promise.all(list.map((c) => this.ghostSync.add(() => this.updateGhost(c))));
+    await update(forward().filter((c) => c.status !== "FLN"));
+    await sleep(this.options.offlineGraceMs);
+    await update(forward().filter((c) => c.status === "FLN"));
+    this.log.info("contacts synced", { userId, ms: Date.now() - started });
   }
 
   /** Name and presence of a contact's ghost; homeserver calls only for what changed. */

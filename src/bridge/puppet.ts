@@ -208,7 +208,7 @@ export class Puppet implements PortalOwner {
 
   private afterConnect(ns: NotificationPort): void {
     void this.core
-      .syncContacts(this.userId, [...ns.contacts.values()])
+      .syncContacts(this.userId, () => ns.contacts.values())
       .catch((e) => this.core.log.error("contact sync failed", { userId: this.userId, error: String(e) }));
     if (ns.email !== this.login.email || ns.friendlyName !== this.login.friendlyName) {
       this.login = { ...this.login, email: ns.email, friendlyName: ns.friendlyName };

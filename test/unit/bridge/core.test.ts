@@ -9,6 +9,7 @@ const OPTIONS: CoreOptions = {
   typingTimeoutMs: 80,
   typingRepeatMs: 30,
   joinTimeoutMs: 1000,
+  offlineGraceMs: 20,
   reconnectWaitMs: 300,
   homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 500 },
   loginConcurrency: 2,
@@ -24,11 +25,14 @@ describe("bridge core", () => {
   let core: BridgeCore;
   const user = "@alice:hs";
 
+  /** When set, sessions connect with every contact offline and learn presence 5 ms later. */
+  let iln = false;
   /** When set, sessions made from now on finish connect() only after it resolves. */
   let connectGate: Promise<void> | null = null;
 
   beforeEach(async () => {
     connectGate = null;
+    iln = false;
     store = await memoryStore();
     await store.setManagementRoom(user, "!mgmt:hs");
     matrix = new FakeMatrix();
@@ -46,9 +50,26 @@ describe("bridge core", () => {
             await connect();
           };
         }
-        ns.addFakeContact("bob@msn.test", "Bob", "NLN");
-        ns.addFakeContact("carol@msn.test", "Carol", "AWY");
+        const bobStatus = iln ? "FLN" : "NLN";
+        const carolStatus = iln ? "FLN" : "AWY";
+        ns.addFakeContact("bob@msn.test", "Bob", bobStatus);
+        ns.addFakeContact("carol@msn.test", "Carol", carolStatus);
         ns.addFakeContact("dave@msn.test", "Dave", "FLN");
+        if (iln) {
+          const connect = ns.connect.bind(ns);
+          ns.connect = async () => {
+            await connect();
+            setTimeout(() => {
+              for (const [email, name, status] of [
+                ["bob@msn.test", "Bob", "NLN"],
+                ["carol@msn.test", "Carol", "AWY"],
+              ] as const) {
+                ns.addFakeContact(email, name, status);
+                ns.fire("presence", { contact: ns.contacts.get(email)!, previousStatus: "FLN" });
+              }
+            }, 5);
+          };
+        }
         sessions.push(ns);
         return ns;
       },
@@ -358,5 +379,18 @@ describe("bridge core", () => {
     ns.opened[0]!.fire("message", { from: "bob@msn.test", fromName: "Bob", text: "maybe" });
     await core.drain();
     assert.equal(calls, 1);
+  });
+
+  test("a reconnect does not flash online ghosts offline while the ILN burst comes in", async () => {
+    await login();
+    await until(() => matrix.presence.length === 2);
+    matrix.presence.length = 0;
+    // The next session connects with everyone offline; its ILN burst follows a moment later.
+    iln = true;
+    sessions[0]!.fire("closed", { reason: "socket-closed" });
+    await until(() => sessions.length === 2 && core.status(user).startsWith("Connected"));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(sessions[1]!.contacts.get("bob@msn.test")?.status, "NLN", "the ILN burst came");
+    assert.deepEqual(matrix.presence, [], "no offline flash and no repeated presence");
   });
 });

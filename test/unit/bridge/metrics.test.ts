@@ -34,6 +34,7 @@ const OPTIONS = {
   typingTimeoutMs: 80,
   typingRepeatMs: 30,
   joinTimeoutMs: 1000,
+  offlineGraceMs: 20,
   reconnectWaitMs: 100,
   homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 200 },
   loginConcurrency: 2,
