@@ -151,6 +151,13 @@ export interface Dialect {
   switchboardHandle(email: string): string;
 }
 
+/**
+ * Most contacts (and groups) one account's session keeps. Far above what MSN allowed on a list
+ * (FL/AL/BL 1,000 at most), but a server flooding distinct addresses (`LST`, `NLN`, `ADD 0 RL`)
+ * must not grow the session's memory without bound; entries beyond it are ignored.
+ */
+export const MAX_CONTACTS = 10_000;
+
 const LIST_NAMES: ReadonlySet<string> = new Set(["FL", "AL", "BL", "RL"]);
 const INTEGER = /^\d+$/;
 
@@ -241,6 +248,7 @@ class LegacyListSync implements ListSync {
     if (!email) return;
     const key = email.toLowerCase();
     const existing = this.contacts.get(key);
+    if (!existing && this.contacts.size >= MAX_CONTACTS) return;
     const contact: SyncedContact = existing ?? {
       email,
       friendlyName: decodeParam(args[6] ?? email) || email,
@@ -263,7 +271,9 @@ class LegacyListSync implements ListSync {
     const count = args[3] ?? "";
     const id = args[4];
     const name = args[5];
-    if (id !== undefined && name !== undefined) this.groups.set(id, decodeParam(name));
+    if (id !== undefined && name !== undefined && (this.groups.has(id) || this.groups.size < MAX_CONTACTS)) {
+      this.groups.set(id, decodeParam(name));
+    }
     if (INTEGER.test(index) && INTEGER.test(count) && Number(index) === Number(count)) this.groupsDone = true;
   }
 
@@ -520,6 +530,7 @@ class CountedListSync implements ListSync {
     }
     const bitsText = positional[0] ?? "";
     if (!email || !INTEGER.test(bitsText)) return;
+    if (this.contacts.size >= MAX_CONTACTS && !this.contacts.has(email.toLowerCase())) return;
     const contact: SyncedContact = {
       email,
       friendlyName: (name === undefined ? "" : decodeParam(name)) || email,
@@ -536,6 +547,8 @@ class CountedListSync implements ListSync {
     const tokens = args.filter((token) => token.length > 0);
     const [first, second] = tokens;
     if (first === undefined || second === undefined) return;
+    const id = this.guidGroups ? second : first;
+    if (this.groups.size >= MAX_CONTACTS && !this.groups.has(id)) return;
     if (this.guidGroups) this.groups.set(second, decodeParam(first));
     else this.groups.set(first, decodeParam(second));
   }

@@ -5,6 +5,7 @@
 import { md5LoginHash } from "./auth.js";
 import { MsnConnection } from "./connection.js";
 import {
+  MAX_CONTACTS,
   dialectFor,
   type Dialect,
   type ListChange,
@@ -184,6 +185,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   private missedPongs = 0;
   /** Set when the server told us why it is closing (`OUT OTH`) before the socket goes. */
   private serverCloseReason: NotificationCloseReason | null = null;
+  private contactLimitLogged = false;
   private readonly switchboards = new Set<SwitchboardSession>();
   private closing: Promise<void> | null = null;
 
@@ -789,6 +791,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       return; // Escargot repeats NLN; only real changes are news.
     }
     if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
+    if (!existing && this.atContactLimit()) return;
     const contact = freezeContact({
       ...existing,
       email: existing?.email ?? update.email,
@@ -844,6 +847,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     if (adding === onList) {
       return; // no change (a repeated notification or a reply we already applied)
     }
+    if (!existing && this.atContactLimit()) return;
     const lists: ContactLists = {
       ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }),
       [field]: adding,
@@ -878,6 +882,18 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         list: change.list,
       });
     }
+  }
+
+  /** True (and logged once) when a new contact would exceed {@link MAX_CONTACTS}. */
+  private atContactLimit(): boolean {
+    if (this.contactMap.size < MAX_CONTACTS) return false;
+    if (!this.contactLimitLogged) {
+      this.contactLimitLogged = true;
+      this.logger.warn("contact limit reached; ignoring further unknown addresses from the server", {
+        limit: MAX_CONTACTS,
+      });
+    }
+    return true;
   }
 
   private emailForGuid(guid: string | null): string | null {

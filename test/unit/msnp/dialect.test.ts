@@ -1,7 +1,7 @@
 /** Per-version differences the session tests do not reach (MSNP9–11), straight at the dialect seam. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dialectFor, isSupportedVersion } from "../../../src/msnp/dialect.js";
+import { MAX_CONTACTS, dialectFor, isSupportedVersion } from "../../../src/msnp/dialect.js";
 import {
   answerChallengeMd5,
   answerChallengeMsnp11,
@@ -125,4 +125,40 @@ describe("dialects by version", () => {
       [MSNP11_CHALLENGE_PRODUCT.productId, answerChallengeMsnp11(chl, MSNP11_CHALLENGE_PRODUCT)],
     ]);
   });
+});
+
+describe("list sync bounds", () => {
+  // Regression (found by fuzzing): a server streaming distinct LST/LSG lines grew the sync's maps
+  // without bound until the SYN timeout.
+  for (const version of ["MSNP7", "MSNP8", "MSNP12"]) {
+    test(`${version}: contacts and groups beyond MAX_CONTACTS are ignored`, () => {
+      const dialect = dialectFor(version);
+      const sync = dialect.createListSync(6);
+      const extra = MAX_CONTACTS + 100;
+      sync.onSynReply(
+        version === "MSNP12" ? ["t", "t", String(extra), String(extra)] : ["1", String(extra), String(extra)],
+      );
+      for (let i = 0; i < extra; i++) {
+        const email = `c${i}@flood.test`;
+        const lst =
+          version === "MSNP7"
+            ? ["6", "FL", "1", String(i), String(extra), email, "C", "0"]
+            : version === "MSNP8"
+              ? [email, "C", "3", "0"]
+              : [`N=${email}`, "F=C", `C=guid-${i}`, "3"];
+        sync.handle({ name: "LST", args: lst, payload: null });
+        const lsg =
+          version === "MSNP7"
+            ? ["6", "1", String(i), String(extra), String(i), "G", "0"]
+            : version === "MSNP8"
+              ? [String(i), "G", "0"]
+              : ["G", `gguid-${i}`];
+        sync.handle({ name: "LSG", args: lsg, payload: null });
+      }
+      const result = sync.result();
+      assert.equal(result.contacts.size, MAX_CONTACTS);
+      assert.equal(result.groups.size, MAX_CONTACTS);
+      assert.ok(result.contacts.has("c0@flood.test"), "the first contacts are kept");
+    });
+  }
 });

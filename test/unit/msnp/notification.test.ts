@@ -12,6 +12,7 @@ import {
   playLogin,
 } from "./ns-script.js";
 import { NotificationSession, type NotificationEvents } from "../../../src/msnp/notification.js";
+import { MAX_CONTACTS } from "../../../src/msnp/dialect.js";
 import {
   MsnArgumentError,
   MsnConnectionClosedError,
@@ -583,6 +584,34 @@ describe("NotificationSession after login", () => {
 });
 
 describe("NotificationSession bad input", () => {
+  test("a flood of unknown addresses stops at MAX_CONTACTS; known contacts still update", async () => {
+    // Regression (found by fuzzing): NLN/ADD 0 RL for ever new addresses grew `contacts` without bound.
+    const warnings: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (message: string) => void warnings.push(message),
+      error: () => undefined,
+    };
+    const { session, peer } = await loggedIn({ logger });
+    const known = session.contacts.size;
+    const flood = MAX_CONTACTS + 500;
+    let lines = "";
+    for (let i = 0; i < flood; i++) {
+      lines += i % 2 === 0 ? `NLN NLN s${i}@flood.test S\r\n` : `ADD 0 RL 1 s${i}@flood.test S\r\n`;
+    }
+    peer.send(lines);
+    for (let i = 0; i < 50 && session.contacts.size < MAX_CONTACTS; i++) await tick(20);
+    await tick(50);
+    assert.equal(session.contacts.size, MAX_CONTACTS);
+    assert.ok(known > 0 && session.getContact("bob@example.com"), "contacts from the sync are kept");
+    assert.equal(warnings.filter((w) => w.startsWith("contact limit reached")).length, 1);
+    const presence = nextEvent(session, "presence");
+    peer.sendLines("NLN BSY bob@example.com Bob%20B");
+    assert.equal((await presence).contact.status, "BSY");
+    assert.equal(session.isConnected, true);
+  });
+
   test("unknown commands and stray errors are ignored; the session stays usable", async () => {
     const { session, peer } = await loggedIn();
     peer.sendLines("FOO 1 2 3", "ZZZ", "999 0", "217 4242", "SBS 0 null", "UBX bob@example.com 0");
