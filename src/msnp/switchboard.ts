@@ -92,12 +92,19 @@ interface Participant {
   name: string;
 }
 
+/**
+ * Most participants a switchboard tracks: far beyond any real conversation, but a server flooding
+ * `JOI`/`IRO` with new addresses must not grow the session's memory (or its `join` events) without bound.
+ */
+export const MAX_SWITCHBOARD_MEMBERS = 1_000;
+
 export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
   private readonly connection: MsnConnection;
   private readonly ownEmail: string;
   private readonly logger: MsnLogger;
   private readonly requestTimeoutMs: number;
   private readonly members = new Map<string, Participant>();
+  private memberLimitLogged = false;
   private session: string | null;
   private closeReason: { reason: SwitchboardCloseReason; error?: Error } | null = null;
   private closing = false;
@@ -382,6 +389,15 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
     const key = email.toLowerCase();
     const name = encodedName === undefined ? email : decodeParam(encodedName) || email;
     const known = this.members.has(key);
+    if (!known && this.members.size >= MAX_SWITCHBOARD_MEMBERS) {
+      if (!this.memberLimitLogged) {
+        this.memberLimitLogged = true;
+        this.logger.warn("switchboard participant limit reached; ignoring further joins", {
+          limit: MAX_SWITCHBOARD_MEMBERS,
+        });
+      }
+      return;
+    }
     this.members.set(key, { email: this.members.get(key)?.email ?? email, name });
     if (!known && announce) this.emit("join", { email, name });
   }

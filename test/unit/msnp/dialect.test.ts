@@ -128,7 +128,7 @@ describe("dialects by version", () => {
 });
 
 describe("list sync bounds", () => {
-  // Regression (found by fuzzing): a server streaming distinct LST/LSG lines grew the sync's maps
+  // Regression: a server streaming distinct LST/LSG lines grew the sync's maps
   // without bound until the SYN timeout.
   for (const version of ["MSNP7", "MSNP8", "MSNP12"]) {
     test(`${version}: contacts and groups beyond MAX_CONTACTS are ignored`, () => {

@@ -585,7 +585,7 @@ describe("NotificationSession after login", () => {
 
 describe("NotificationSession bad input", () => {
   test("a flood of unknown addresses stops at MAX_CONTACTS; known contacts still update", async () => {
-    // Regression (found by fuzzing): NLN/ADD 0 RL for ever new addresses grew `contacts` without bound.
+    // Regression: NLN/ADD 0 RL for ever new addresses grew `contacts` without bound.
     const warnings: string[] = [];
     const logger = {
       debug: () => undefined,

@@ -4,7 +4,7 @@ import { ScriptServer, type ScriptPeer } from "./script-server.js";
 import { ALICE, newAliceSession, nextEvent, playFullLogin } from "./ns-script.js";
 import type { NotificationSession } from "../../../src/msnp/notification.js";
 import type { SwitchboardEvents, SwitchboardSession } from "../../../src/msnp/switchboard.js";
-import { stripEndpoint } from "../../../src/msnp/switchboard.js";
+import { MAX_SWITCHBOARD_MEMBERS, stripEndpoint } from "../../../src/msnp/switchboard.js";
 import {
   MsnArgumentError,
   MsnConnectionClosedError,
@@ -190,6 +190,25 @@ describe("SwitchboardSession: we are invited (msnp.md §7.2, byte for byte)", ()
       ["leave", { email: "carol@example.com", idle: false }],
     ]);
     assert.equal(stripEndpoint("x@y.z;{g}"), "x@y.z");
+  });
+
+  test("a JOI flood stops at MAX_SWITCHBOARD_MEMBERS; BYE still frees a place", async () => {
+    // Regression: every new address in JOI grew the participants without bound.
+    const { board, peer } = await openAsAnswerer(["IRO 1 1 1 bob@example.com Bob 0"]);
+    let joins = 0;
+    board.on("join", () => void joins++);
+    let lines = "";
+    for (let i = 0; i < MAX_SWITCHBOARD_MEMBERS + 200; i++) lines += `JOI j${i}@flood.test J\r\n`;
+    peer.send(lines);
+    for (let i = 0; i < 50 && board.participants.size < MAX_SWITCHBOARD_MEMBERS; i++) await tick(20);
+    await tick(30);
+    assert.equal(board.participants.size, MAX_SWITCHBOARD_MEMBERS);
+    assert.equal(joins, MAX_SWITCHBOARD_MEMBERS - 1);
+    assert.ok(board.hasParticipant("bob@example.com"));
+    peer.sendLines("BYE j0@flood.test", "JOI carol@example.com Carol 0");
+    await tick(30);
+    assert.ok(board.hasParticipant("carol@example.com"));
+    assert.equal(board.participants.size, MAX_SWITCHBOARD_MEMBERS);
   });
 
   test("wrong cookie: the server drops us and answerInvitation rejects", async () => {
