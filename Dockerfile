@@ -50,6 +50,10 @@ USER node
 VOLUME /data
 WORKDIR /data
 EXPOSE 8090
+# /live answers as soon as the appservice listens (the port in config.yaml; 8090 by default).
+# Node's own fetch: the slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8090/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node is PID 1: main.ts stops the bridge cleanly and exits 0 on SIGTERM/SIGINT.
 ENTRYPOINT ["node", "/app/dist/src/main.js"]
 CMD ["-c", "/data/config.yaml"]

@@ -143,6 +143,9 @@ status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST -H 'Conten
 [ "$status" = 200 ] || fail "POST /_matrix/app/v1/ping on $hostport answered $status"
 # The store opened means better-sqlite3's native addon loads in the slim image.
 [ -f "$DATA/msn-bridge.db" ] || fail "the bridge did not create /data/msn-bridge.db"
+say "check: the image's HEALTHCHECK passes"
+podman healthcheck run "$RUN_ID" >/dev/null 2>&1 || fail "podman healthcheck run reported unhealthy"
+podman image inspect "$IMAGE" | grep -q '127.0.0.1:8090/live' || fail "image has no HEALTHCHECK on /live"
 stop_start=$(date +%s%N)
 podman stop -t 10 "$RUN_ID" >/dev/null
 stop_ms=$((($(date +%s%N) - stop_start) / 1000000))
