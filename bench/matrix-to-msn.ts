@@ -145,7 +145,7 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
     rig.msn.off("command", onCommand);
   }
   // Later benchmarks expect the contact's chat to the puppet to be open again.
-  const reopened = c.contact.chatWithIfOpen(rig.puppetEmail);
+  const reopened = c.contact.switchboardWith(rig.puppetEmail);
   if (reopened) c.toBridge = reopened;
 
   return [

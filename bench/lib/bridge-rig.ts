@@ -15,7 +15,7 @@ import { freePort } from "../../test/harness/ports.js";
 import { MsnTestServer } from "../../test/msn-server/index.js";
 import { findChildPid } from "./proc-cpu.js";
 import { AppservicePusher } from "./appservice-push.js";
-import { BenchContact } from "./bench-contact.js";
+import { MsnContact } from "../../test/harness/msn-contact.js";
 import { StubHomeserver } from "./stub-homeserver.js";
 import { withTimeout } from "./timeout.js";
 
@@ -33,7 +33,7 @@ const BOT_USER = `@msnbot:${DOMAIN}`;
 
 /** One MSN contact with its chat to the puppet (a portal) and its chat to the baseline relay. */
 export interface RigContact {
-  contact: BenchContact;
+  contact: MsnContact;
   toBridge: SwitchboardSession;
   toBaseline: SwitchboardSession;
   /** The portal room the bridge created for this contact. */
@@ -182,7 +182,7 @@ export class BridgeRig {
   }
 
   private async addContact(account: { email: string; password: string }): Promise<void> {
-    const contact = new BenchContact(account.email, account.password, {
+    const contact = new MsnContact(account.email, account.password, {
       host: this.msn.host,
       port: this.msn.nsPort,
     });

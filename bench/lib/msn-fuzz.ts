@@ -422,6 +422,45 @@ function tinyCommands(rng: Rng): Buffer {
   return Buffer.from(line.repeat(rng.range(1000, 10_000)));
 }
 
+/**
+ * One token of the parsers' own syntax repeated thousands of times inside a payload or line: the
+ * shape that makes a backtracking or rescanning parser quadratic (`<PSM>` without `</PSM>`, runs
+ * of `%`, `&#x`, `:`, `;`, tabs, bare CRs).
+ */
+function repetition(rng: Rng, limits: FuzzLimits): Buffer {
+  const token = rng.pick([
+    "<PSM>",
+    "<PSM",
+    "&#x",
+    "&",
+    "%",
+    "%C3",
+    ":",
+    ";",
+    "=",
+    "\t",
+    "\r",
+    "\n",
+    " ",
+    "\r\n\r",
+    "a:b;",
+  ]);
+  const inPayload = rng.chance(0.8);
+  const room = inPayload ? limits.maxPayloadBytes : limits.maxLineBytes - 40;
+  // Half the time as much as the limit allows: quadratic cost only shows on big inputs.
+  const size = rng.chance(0.5) ? room : Math.min(room, rng.skewed(400_000));
+  const count = Math.max(1, Math.floor(size / token.length));
+  const body = Buffer.from(token.repeat(count), "utf8");
+  if (!inPayload) return Buffer.from(`NLN NLN bob@example.com ${body.toString("latin1")}\r\n`, "latin1");
+  const prefix = rng.pick(["UBX bob@example.com", "MSG bob@example.com Bob", "MSG Hotmail Hotmail"]);
+  const head = rng.pick([
+    "",
+    "MIME-Version: 1.0\r\nContent-Type: text/plain\r\nX-MMS-IM-Format: FN=",
+    "Content-Type: text/x-msmsgsinvite\r\n\r\n",
+  ]);
+  return msg(prefix, Buffer.concat([Buffer.from(head), body]));
+}
+
 function randomBytes(rng: Rng, size: number): Buffer {
   const out = Buffer.alloc(size);
   for (let i = 0; i < size; i++) out[i] = rng.int(256);
@@ -521,6 +560,7 @@ export const STRATEGIES = [
   "random-bytes",
   "random-commands",
   "mime-mutation",
+  "repetition",
   "stacked",
 ] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -543,6 +583,7 @@ const WEIGHTS: Readonly<Record<Strategy, number>> = {
   "random-bytes": 5,
   "random-commands": 8,
   "mime-mutation": 10,
+  repetition: 1,
   stacked: 10,
 };
 const TOTAL_WEIGHT = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
@@ -618,6 +659,8 @@ function mutate(rng: Rng, strategy: Strategy, limits: FuzzLimits): Buffer {
       return randomCommands(rng);
     case "mime-mutation":
       return mutatedPayload(rng);
+    case "repetition":
+      return repetition(rng, limits);
     case "stacked": {
       let out = validStream(rng);
       const steps: Strategy[] = [

@@ -3,6 +3,7 @@
  * test server, answering every chat invitation and recording what arrives, as a person at an MSN
  * client would see it.
  */
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { NotificationSession, type SwitchboardSession } from "../../src/msnp/index.js";
 
@@ -17,6 +18,10 @@ export class MsnContact {
   readonly typing: { from: string; at: number }[] = [];
   readonly switchboards: SwitchboardSession[] = [];
   ns: NotificationSession | null = null;
+  /** Called with performance.now() as each text message arrives (benchmarks time with it). */
+  onText: ((from: string, text: string, at: number) => void) | null = null;
+  /** Called with performance.now() as each typing notification arrives. */
+  onTyping: ((from: string, at: number) => void) | null = null;
 
   constructor(
     readonly email: string,
@@ -47,7 +52,7 @@ export class MsnContact {
   }
 
   async logout(): Promise<void> {
-    for (const sb of this.switchboards) await sb.close().catch(() => undefined);
+    for (const sb of [...this.switchboards]) await sb.close().catch(() => undefined);
     this.switchboards.length = 0;
     await this.ns?.close();
     this.ns = null;
@@ -55,8 +60,14 @@ export class MsnContact {
 
   private track(sb: SwitchboardSession): SwitchboardSession {
     this.switchboards.push(sb);
-    sb.on("message", (m) => this.messages.push({ from: m.from, text: m.text, sb }));
-    sb.on("typing", (t) => this.typing.push({ from: t.from, at: Date.now() }));
+    sb.on("message", (m) => {
+      this.onText?.(m.from, m.text, performance.now());
+      this.messages.push({ from: m.from, text: m.text, sb });
+    });
+    sb.on("typing", (t) => {
+      this.onTyping?.(t.from, performance.now());
+      this.typing.push({ from: t.from, at: Date.now() });
+    });
     sb.on("closed", () => {
       const i = this.switchboards.indexOf(sb);
       if (i >= 0) this.switchboards.splice(i, 1);
@@ -71,6 +82,12 @@ export class MsnContact {
     await sb.invite(email);
     await sb.waitForJoin(email, 15_000);
     return sb;
+  }
+
+  /** Leaves every chat with `email`, so the next message between them needs a new switchboard. */
+  async leaveChatsWith(email: string): Promise<void> {
+    const open = this.switchboards.filter((sb) => sb.participants.has(email.toLowerCase()));
+    await Promise.allSettled(open.map((sb) => sb.close()));
   }
 
   /** The newest open switchboard that has `email` in it. */
