@@ -428,31 +428,19 @@ function tinyCommands(rng: Rng): Buffer {
  * of `%`, `&#x`, `:`, `;`, tabs, bare CRs).
  */
 function repetition(rng: Rng, limits: FuzzLimits): Buffer {
-  const token = rng.pick([
-    "<PSM>",
-    "<PSM",
-    "&#x",
-    "&",
-    "%",
-    "%C3",
-    ":",
-    ";",
-    "=",
-    "\t",
-    "\r",
-    "\n",
-    " ",
-    "\r\n\r",
-    "a:b;",
-  ]);
   const inPayload = rng.chance(0.8);
+  const prefix = rng.pick(["UBX bob@example.com", "MSG bob@example.com Bob", "MSG Hotmail Hotmail"]);
+  // Each prefix with the tokens its parser scans for (a UBX payload is searched for `<PSM>`).
+  const token =
+    inPayload && prefix === "UBX bob@example.com"
+      ? rng.pick(["<PSM>", "<PSM", "&#x", "&", "</PSM"])
+      : rng.pick(["%", "%C3", ":", ";", "=", "\t", "\r", "\n", " ", "\r\n\r", "a:b;", "&#x"]);
   const room = inPayload ? limits.maxPayloadBytes : limits.maxLineBytes - 40;
   // Half the time as much as the limit allows: quadratic cost only shows on big inputs.
   const size = rng.chance(0.5) ? room : Math.min(room, rng.skewed(400_000));
   const count = Math.max(1, Math.floor(size / token.length));
   const body = Buffer.from(token.repeat(count), "utf8");
   if (!inPayload) return Buffer.from(`NLN NLN bob@example.com ${body.toString("latin1")}\r\n`, "latin1");
-  const prefix = rng.pick(["UBX bob@example.com", "MSG bob@example.com Bob", "MSG Hotmail Hotmail"]);
   const head = rng.pick([
     "",
     "MIME-Version: 1.0\r\nContent-Type: text/plain\r\nX-MMS-IM-Format: FN=",
@@ -707,7 +695,7 @@ export function chunkSizes(rng: Rng, length: number): number[] {
   return sizes;
 }
 
-const VERSIONS = ["MSNP7", "MSNP8", "MSNP10", "MSNP12"];
+const VERSIONS = ["MSNP7", "MSNP8", "MSNP10", "MSNP11", "MSNP12"];
 
 /** Input `index` of the campaign `seed`: always the same bytes, chunking and limits. */
 export function generateInput(seed: number, index: number): FuzzInput {
