@@ -162,3 +162,28 @@ describe("list sync bounds", () => {
     });
   }
 });
+
+describe("UBX personal message extraction", () => {
+  test("the first <PSM>…</PSM> wins; unclosed or missing gives an empty message", () => {
+    const dialect = dialectFor("MSNP12");
+    const psm = (xml: string): string | undefined =>
+      dialect.parsePersonalMessage({ name: "UBX", args: ["bob@example.com", "1"], payload: Buffer.from(xml) })
+        ?.personalMessage;
+    assert.equal(psm("<Data><PSM> a </PSM><PSM>b</PSM></Data>"), "a");
+    assert.equal(psm("<PSM><PSM>x</PSM>"), "<PSM>x");
+    assert.equal(psm("<Data><PSM>unclosed</Data>"), "");
+    assert.equal(psm("</PSM><PSM>"), "");
+    assert.equal(psm("<Data></Data>"), "");
+  });
+
+  test("a 1 MiB payload of unclosed <PSM> tags is linear, not quadratic", () => {
+    // Regression (found by the fuzzer's repetition strategy): the lazy regex took ~30 s here.
+    const dialect = dialectFor("MSNP12");
+    const payload = Buffer.from("<PSM>".repeat(200_000));
+    const started = performance.now();
+    const result = dialect.parsePersonalMessage({ name: "UBX", args: ["bob@example.com", "1"], payload });
+    const elapsed = performance.now() - started;
+    assert.equal(result?.personalMessage, "");
+    assert.ok(elapsed < 1000, `took ${elapsed.toFixed(0)} ms`);
+  });
+});
