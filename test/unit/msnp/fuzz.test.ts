@@ -88,6 +88,28 @@ describe("MSN fuzz (bounded subset)", () => {
     }
   });
 
+  test("inputs that once found bugs replay within the budget", () => {
+    // (seed, index) of inputs that exposed a bug in a full run (see the fixing commits). A change to
+    // the generator changes what an index means: re-find them then (strategy, version, size).
+    const findings: Array<{ seed: number; index: number; version: string; what: string; shape: RegExp }> = [
+      {
+        seed: 1,
+        index: 32_766,
+        version: "MSNP12",
+        what: "UBX of 1 MiB unclosed <PSM> (lazy regex, ~30 s)",
+        shape: /^UBX bob@example\.com 10\d{5}\r\n<PSM><PSM>/,
+      },
+    ];
+    for (const { seed, index, version, what, shape } of findings) {
+      const input = generateInput(seed, index);
+      assert.equal(input.version, version, `${what}: still the same input`);
+      assert.match(input.bytes.subarray(0, 40).toString("latin1"), shape, `${what}: still the same input`);
+      const result = runInput(input);
+      assert.notEqual(result.verdict.kind, "crash", what);
+      assert.ok(result.durationMs < BUDGET_MS, `${what}: took ${result.durationMs.toFixed(0)} ms`);
+    }
+  });
+
   test("a framing error leaves the decoder failed and empty, whatever was pending", () => {
     // A partial line, then a payload command whose body is half there, then garbage.
     for (const stream of [
