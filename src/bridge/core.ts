@@ -15,7 +15,7 @@ import { bufferSwitchboardEvents, Portal } from "./portal.js";
 import { Puppet } from "./puppet.js";
 import { describeMsnError, isAuthFailure, UserFacingError } from "./errors.js";
 import { matrixPresenceFor, msnStatusForMatrix, type MsnStatus } from "./presence.js";
-import { notBridgedNotice } from "./translate.js";
+import { displayNameFor, notBridgedNotice } from "./translate.js";
 import { noMetrics, type BridgeMetrics } from "./metrics.js";
 
 export interface CoreOptions {
@@ -224,16 +224,8 @@ export class BridgeCore {
   /** Name and presence of a contact's ghost; homeserver calls only for what changed. */
   async updateGhost(contact: MsnContact): Promise<void> {
     const key = contact.email.toLowerCase();
-    const name = contact.friendlyName || contact.email;
     try {
-      if (this.ghostNames.get(key) !== name) {
-        const cached = await this.store.getGhost(key);
-        if (cached?.displayName !== name) {
-          await this.matrix.ensureGhost(contact.email, name);
-          await this.store.upsertGhost({ email: key, displayName: name });
-        }
-        this.ghostNames.set(key, name);
-      }
+      await this.updateGhostName(contact.email, contact.friendlyName);
       const { presence, statusMsg } = matrixPresenceFor(contact.status, contact.personalMessage);
       const presenceKey = `${presence}|${statusMsg ?? ""}`;
       // Ghosts nobody has seen online are offline already; skip the request.
@@ -273,13 +265,15 @@ export class BridgeCore {
     }
   }
 
-  private async updateGhostName(email: string, name: string): Promise<void> {
+  /** Registers the ghost and sets its display name, calling the homeserver only on a change. */
+  private async updateGhostName(email: string, friendlyName: string): Promise<void> {
     const key = email.toLowerCase();
+    const name = displayNameFor(friendlyName, email);
     if (this.ghostNames.get(key) === name) return;
     const cached = await this.store.getGhost(key);
     if (cached?.displayName !== name) {
-      await this.matrix.ensureGhost(email, name || email);
-      await this.store.upsertGhost({ email: key, displayName: name || email });
+      await this.matrix.ensureGhost(email, name);
+      await this.store.upsertGhost({ email: key, displayName: name });
     }
     this.ghostNames.set(key, name);
   }

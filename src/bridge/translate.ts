@@ -9,9 +9,29 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * Removes C0/C1 control characters (NUL breaks homeservers on PostgreSQL; others are invisible
+ * tricks), keeping line breaks and tabs in message bodies.
+ */
+export function stripControls(text: string, keepLineBreaks = false): string {
+  let out = "";
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    const control = c < 0x20 || (c >= 0x7f && c < 0xa0);
+    if (!control || (keepLineBreaks && (ch === "\n" || ch === "\t"))) out += ch;
+  }
+  return out;
+}
+
+/** A friendly name fit for a Matrix display name: no controls, at most 256 characters, never empty. */
+export function displayNameFor(friendlyName: string, email: string): string {
+  const clean = stripControls(friendlyName).trim().slice(0, 256);
+  return clean || email;
+}
+
 /** `text` comes from the protocol client with line breaks already normalised to LF. */
 export function msnTextToMatrix(text: string, format?: MsnTextFormat): MatrixMessageContent {
-  const body = text;
+  const body = stripControls(text, true);
   const content: MatrixMessageContent = { msgtype: "m.text", body };
   if (!format) return content;
   let html = escapeHtml(body).replace(/\n/g, "<br>");

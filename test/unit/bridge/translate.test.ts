@@ -1,6 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { matrixMessageToMsn, msnTextToMatrix, stripReplyFallback } from "../../../src/bridge/translate.js";
+import {
+  displayNameFor,
+  matrixMessageToMsn,
+  msnTextToMatrix,
+  stripReplyFallback,
+} from "../../../src/bridge/translate.js";
 
 const media = (mxc: string): string | null =>
   mxc.startsWith("mxc://") ? `https://hs/dl/${mxc.slice(6)}` : null;
@@ -78,5 +83,14 @@ describe("Matrix → MSN", () => {
       kind: "text",
       text: "> quoted",
     });
+  });
+});
+
+describe("hostile MSN text", () => {
+  test("control characters never reach Matrix; line breaks and tabs in bodies survive", () => {
+    assert.equal(msnTextToMatrix("a\u0000b\u0007c\nd\te\u009b").body, "abc\nd\te");
+    assert.equal(displayNameFor("Bob\u0000\r\n Evil\u202e", "bob@x.y"), "Bob Evil\u202e");
+    assert.equal(displayNameFor("\u0000\u0001  ", "bob@x.y"), "bob@x.y");
+    assert.equal(displayNameFor("x".repeat(1000), "bob@x.y").length, 256);
   });
 });
