@@ -9,6 +9,7 @@ import {
   CommandDecoder,
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  SERVER_PAYLOAD_COMMANDS,
   type MsnCommand,
 } from "../../src/msnp/framing.js";
 import { FramingError, MsnError } from "../../src/msnp/errors.js";
@@ -228,37 +229,9 @@ const INVALID_UTF8: readonly Buffer[] = [
   Buffer.from([0xe2, 0x82]), // truncated
 ];
 const COMMAND_NAMES = [
-  "MSG",
-  "NOT",
-  "UBX",
-  "GCF",
-  "ADL",
-  "RML",
-  "FQY",
-  "UBN",
-  "NFY",
-  "SDG",
-  "IPG",
-  "NLN",
-  "ILN",
-  "LST",
-  "LSG",
-  "SYN",
-  "CHL",
-  "RNG",
-  "XFR",
-  "OUT",
-  "911",
-  "QNG",
-  "PRP",
-  "ADC",
-  "REM",
-  "ADD",
-  "JOI",
-  "IRO",
-  "BYE",
-  "ACK",
-  "NAK",
+  ...SERVER_PAYLOAD_COMMANDS,
+  ...["NLN", "ILN", "LST", "LSG", "SYN", "CHL", "RNG", "XFR", "OUT", "911", "QNG", "PRP", "ADC"],
+  ...["REM", "ADD", "JOI", "IRO", "BYE", "ACK", "NAK"],
 ];
 const PAYLOAD_NAMES = ["MSG", "NOT", "UBX", "GCF", "ADL", "RML", "FQY", "UBN", "NFY", "SDG", "IPG"];
 

@@ -1,22 +1,18 @@
 import { describe, test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { BridgeCore, type CoreOptions } from "../../../src/bridge/core.js";
+import { BridgeCore } from "../../../src/bridge/core.js";
 import { silentLog } from "../../../src/bridge/log.js";
 import type { Store } from "../../../src/store/store.js";
-import { FakeMatrix, FakeNotification, FakeSwitchboard, memoryStore, until } from "./fakes.js";
+import {
+  FakeMatrix,
+  FakeNotification,
+  FakeSwitchboard,
+  memoryStore,
+  TEST_CORE_OPTIONS,
+  until,
+} from "./fakes.js";
 
-const OPTIONS: CoreOptions = {
-  typingTimeoutMs: 80,
-  typingRepeatMs: 30,
-  joinTimeoutMs: 1000,
-  offlineGraceMs: 20,
-  reconnectWaitMs: 300,
-  homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 500 },
-  loginConcurrency: 2,
-  reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
-  forwardPresence: false,
-  forwardDisplayname: false,
-};
+const OPTIONS = TEST_CORE_OPTIONS;
 
 describe("bridge core", () => {
   let store: Store;

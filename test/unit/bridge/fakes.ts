@@ -3,6 +3,7 @@
  * The store is the real SQLite store in memory.
  */
 import { randomBytes } from "node:crypto";
+import type { CoreOptions } from "../../../src/bridge/core.js";
 import type { MatrixMessageContent, MatrixPort } from "../../../src/bridge/matrix-port.js";
 import type {
   MsnContact,
@@ -212,3 +213,17 @@ export async function until(check: () => boolean, timeoutMs = 2000): Promise<voi
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** Core options scaled down for tests: every wait is milliseconds. */
+export const TEST_CORE_OPTIONS: CoreOptions = {
+  typingTimeoutMs: 80,
+  typingRepeatMs: 30,
+  joinTimeoutMs: 1000,
+  offlineGraceMs: 20,
+  reconnectWaitMs: 300,
+  homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 500 },
+  loginConcurrency: 2,
+  reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
+  forwardPresence: false,
+  forwardDisplayname: false,
+};

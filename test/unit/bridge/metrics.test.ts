@@ -5,7 +5,7 @@ import { BridgeCore } from "../../../src/bridge/core.js";
 import { silentLog } from "../../../src/bridge/log.js";
 import type { BridgeMetrics, MessageDirection, NotBridgedReason } from "../../../src/bridge/metrics.js";
 import type { Store } from "../../../src/store/store.js";
-import { FakeMatrix, FakeNotification, memoryStore, until } from "./fakes.js";
+import { FakeMatrix, FakeNotification, memoryStore, TEST_CORE_OPTIONS, until } from "./fakes.js";
 
 class RecordingMetrics implements BridgeMetrics {
   bridged: MessageDirection[] = [];
@@ -31,16 +31,9 @@ class RecordingMetrics implements BridgeMetrics {
 }
 
 const OPTIONS = {
-  typingTimeoutMs: 80,
-  typingRepeatMs: 30,
-  joinTimeoutMs: 1000,
-  offlineGraceMs: 20,
+  ...TEST_CORE_OPTIONS,
   reconnectWaitMs: 100,
   homeserverRetry: { initialMs: 5, maxMs: 20, jitter: 0, totalMs: 200 },
-  loginConcurrency: 2,
-  reconnect: { initialMs: 10, maxMs: 50, jitter: 0 },
-  forwardPresence: false,
-  forwardDisplayname: false,
 };
 
 describe("bridge metrics", () => {
