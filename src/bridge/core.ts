@@ -72,7 +72,6 @@ export class BridgeCore {
       const puppet = new Puppet(this, login);
       this.puppets.set(login.userId, puppet);
       if (login.autoConnect) void puppet.start();
-      else puppet.state = "disconnected";
     }
   }
 

@@ -42,10 +42,6 @@ export class Puppet implements PortalOwner {
     return this.currentState;
   }
 
-  set state(next: PuppetState) {
-    this.setState(next);
-  }
-
   private setState(next: PuppetState): void {
     this.currentState = next;
     const waiters = this.stateWaiters;
