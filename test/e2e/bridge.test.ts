@@ -5,13 +5,17 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { EventType, RelationType } from "matrix-js-sdk";
 import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
 import { freePort } from "../harness/ports.js";
 import { MsnContact, waitFor } from "../harness/msn-contact.js";
+import { startPostgres, type PostgresServer } from "../harness/postgres.js";
 import { MsnTestServer } from "../msn-server/index.js";
+import pg from "pg";
 
 const DOMAIN = "msn.test";
 const ALICE = { email: "alice@hotmail.test", password: "alice-pw", name: "Alice" };
@@ -23,10 +27,19 @@ const ghost = (email: string): string => `@msn_${email.replace("@", "=40")}:${DO
 const STEP = { timeout: 60_000 };
 
 // The whole scenario runs once per login dialect of the puppet: MSNP7 (MD5) and MSNP12 (TWN). Bob
-// speaks the puppet's dialect, Carol the other one, so every run also crosses dialects.
-for (const dialect of ["MSNP7", "MSNP12"] as const) {
+// speaks the puppet's dialect, Carol the other one, so every run also crosses dialects. The MSNP7 run
+// keeps its state in the default embedded SQLite, the MSNP12 run in a private PostgreSQL server, so
+// both engines carry a whole user story, including the SIGKILL and restart of step 7.
+const RUNS = [
+  { dialect: "MSNP7", engine: "sqlite" },
+  { dialect: "MSNP12", engine: "postgres" },
+] as const;
+for (const { dialect, engine } of RUNS) {
   const otherDialect = dialect === "MSNP7" ? "MSNP12" : "MSNP7";
-  describe(`bridge end to end on ${dialect} (Synapse + MSN test server)`, { timeout: 300_000 }, () => {
+  const title = `bridge end to end on ${dialect}, ${engine === "sqlite" ? "SQLite" : "PostgreSQL"} (Synapse + MSN test server)`;
+  describe(title, { timeout: 300_000 }, () => {
+    let postgres: PostgresServer | undefined;
+    let databaseUri: string | undefined;
     let msn: MsnTestServer;
     let synapse: SynapseHandle;
     let bridge: BridgeProcess;
@@ -50,8 +63,26 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
       return ev.getContent().body as string;
     }
 
+    /** The portal rows in the bridge's PostgreSQL database, read behind the bridge's back. */
+    async function portalRows(): Promise<{ room_id: string; conversation_key: string }[]> {
+      const client = new pg.Client({ connectionString: databaseUri });
+      await client.connect();
+      try {
+        const res = await client.query<{ room_id: string; conversation_key: string }>(
+          "SELECT room_id, conversation_key FROM portals ORDER BY conversation_key",
+        );
+        return res.rows;
+      } finally {
+        await client.end();
+      }
+    }
+
     before(async () => {
       started = Date.now();
+      if (engine === "postgres") {
+        postgres = await startPostgres();
+        databaseUri = postgres.uri;
+      }
       msn = new MsnTestServer({ accounts: [ALICE, BOB, CAROL, DAVE, ERIN] });
       await msn.start();
       for (const other of [BOB, CAROL, DAVE]) {
@@ -71,6 +102,7 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
         bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
         msn: { protocol_versions: [dialect], passport_url: msn.passportUrl },
         metrics: { enabled: true },
+        ...(databaseUri ? { database: databaseUri } : {}),
       });
       bridge.generateRegistration();
       synapse = await startSynapse({
@@ -105,9 +137,10 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
       const code = await bridge?.stop();
       await synapse?.stop();
       await msn?.stop();
+      await postgres?.stop();
       bridge?.cleanup();
       process.stderr.write(
-        `# e2e wall time (${dialect}): ${((Date.now() - started) / 1000).toFixed(1)} s (bridge exit code ${code})\n`,
+        `# e2e wall time (${dialect}, ${engine}): ${((Date.now() - started) / 1000).toFixed(1)} s (bridge exit code ${code})\n`,
       );
     });
 
@@ -235,6 +268,18 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
 
     test("7. SIGKILL and restart: login restored, same rooms, conversation continues", STEP, async () => {
       const roomsBefore = user.client.getRooms().length;
+      const portalsBefore = engine === "postgres" ? await portalRows() : [];
+      if (engine === "postgres") {
+        // The rooms the user has really live in PostgreSQL, not in some file beside the config.
+        assert.equal(existsSync(join(bridge.dir, "bridge.db")), false, "no SQLite file was made");
+        assert.deepEqual(
+          portalsBefore.map((p) => [p.conversation_key, p.room_id]),
+          [
+            [BOB.email, bobRoom],
+            [CAROL.email, carolRoom],
+          ],
+        );
+      }
       await bridge.kill();
       await waitFor("the MSN server to see the puppet drop", () => !msn.isOnline(ALICE.email), 10_000);
       await bridge.start();
@@ -245,6 +290,9 @@ for (const dialect of ["MSNP7", "MSNP12"] as const) {
       assert.equal(user.client.getRooms().length, roomsBefore, "no new rooms");
       await user.sendText(bobRoom, "welcome back");
       await bob.waitForMessage((m) => m.text === "welcome back");
+      if (engine === "postgres") {
+        assert.deepEqual(await portalRows(), portalsBefore, "portals reused, none added");
+      }
     });
 
     test("8. unicode, a 5,000-character message, CR/LF and %, and a third participant", STEP, async () => {
