@@ -58,6 +58,17 @@ CREATE TABLE appservice_transactions (
 CREATE INDEX appservice_transactions_seen_at ON appservice_transactions (seen_at);
 `,
   },
+  {
+    version: 2,
+    description: "Matrix events already handled, so a replayed transaction does not bridge them twice",
+    sql: `
+CREATE TABLE handled_matrix_events (
+  event_id   TEXT PRIMARY KEY,
+  handled_at BIGINT NOT NULL
+);
+CREATE INDEX handled_matrix_events_handled_at ON handled_matrix_events (handled_at);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -110,7 +110,31 @@ export class SqlStore implements Store {
 
   async listLogins(): Promise<LoginRecord[]> {
     const rows = await this.#all(`SELECT * FROM logins ORDER BY user_id`);
-    return rows.map((r) => this.#toLogin(r));
+    const logins: LoginRecord[] = [];
+    for (const row of rows) {
+      try {
+        logins.push(this.#toLogin(row));
+      } catch (err) {
+        // One unreadable password must not keep every other user offline: listUnreadableLogins
+        // reports it.
+        if (!(err instanceof CredentialError)) throw err;
+      }
+    }
+    return logins;
+  }
+
+  async listUnreadableLogins(): Promise<{ userId: string; email: string; reason: string }[]> {
+    const rows = await this.#all(`SELECT * FROM logins ORDER BY user_id`);
+    const unreadable: { userId: string; email: string; reason: string }[] = [];
+    for (const row of rows) {
+      try {
+        this.#toLogin(row);
+      } catch (err) {
+        if (!(err instanceof CredentialError)) throw err;
+        unreadable.push({ userId: str(row.user_id), email: str(row.email), reason: err.message });
+      }
+    }
+    return unreadable;
   }
 
   async upsertLogin(login: LoginRecord): Promise<void> {
@@ -249,13 +273,32 @@ export class SqlStore implements Store {
     return inserted === 1;
   }
 
+  async hasTransaction(txnId: string): Promise<boolean> {
+    const rows = await this.#all(`SELECT 1 AS seen FROM appservice_transactions WHERE txn_id = ?`, [txnId]);
+    return rows.length > 0;
+  }
+
+  async markEventHandled(eventId: string): Promise<void> {
+    await this.#run(
+      `INSERT INTO handled_matrix_events (event_id, handled_at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`,
+      [eventId, this.#now()],
+    );
+  }
+
+  async wasEventHandled(eventId: string): Promise<boolean> {
+    const rows = await this.#all(`SELECT 1 AS seen FROM handled_matrix_events WHERE event_id = ?`, [eventId]);
+    return rows.length > 0;
+  }
+
   /**
-   * Forgets transaction IDs older than the retention period (a homeserver only replays recent
-   * ones). Runs at open and hourly from markTransaction; resolves with the number removed.
+   * Forgets transaction IDs and handled event IDs older than the retention period (a homeserver
+   * only replays recent ones). Runs at open and hourly from markTransaction; resolves with the
+   * number of transaction IDs removed.
    */
   async pruneTransactions(): Promise<number> {
     const now = this.#now();
     this.#lastPrune = now;
+    await this.#run(`DELETE FROM handled_matrix_events WHERE handled_at < ?`, [now - this.#retentionMs]);
     return this.#run(`DELETE FROM appservice_transactions WHERE seen_at < ?`, [now - this.#retentionMs]);
   }
 }

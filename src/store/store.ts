@@ -79,4 +79,20 @@ export interface Store {
    * (a replay after a crash), true the first time.
    */
   markTransaction(txnId: string): Promise<boolean>;
+  /** Whether the transaction ID was recorded by markTransaction (and not yet pruned). */
+  hasTransaction(txnId: string): Promise<boolean>;
+
+  /**
+   * Records that a Matrix event was handled (its message went to MSN, or its command ran), so a
+   * transaction the homeserver replays after a crash does not handle it twice. Remembered as long
+   * as transaction IDs.
+   */
+  markEventHandled(eventId: string): Promise<void>;
+  wasEventHandled(eventId: string): Promise<boolean>;
+
+  /**
+   * Logins whose stored password cannot be decrypted (the credentials key file was replaced or
+   * the row was altered). listLogins leaves them out; the bridge asks their users to log in again.
+   */
+  listUnreadableLogins(): Promise<{ userId: string; email: string; reason: string }[]>;
 }

@@ -317,6 +317,29 @@ function storeSuite(fx: EngineFixture): void {
         await store.deleteLogin("@t1:example.org");
         await store.deleteLogin("@t2:example.org");
       });
+
+      test("an unreadable password leaves the other logins listed and is reported by itself", async () => {
+        await store.upsertLogin(login({ userId: "@u1:example.org", email: "u1@example.com" }));
+        const otherKey = await open(uri, new CredentialCipher(randomBytes(32)));
+        try {
+          // Written with another key: this store cannot read u2's row, but u1's must still list.
+          await otherKey.upsertLogin(login({ userId: "@u2:example.org", email: "u2@example.com" }));
+        } finally {
+          await otherKey.close();
+        }
+        const listed = (await store.listLogins()).map((l) => l.userId);
+        assert.ok(listed.includes("@u1:example.org"));
+        assert.ok(!listed.includes("@u2:example.org"));
+        const unreadable = await store.listUnreadableLogins();
+        assert.deepEqual(
+          unreadable.map((u) => [u.userId, u.email]),
+          [["@u2:example.org", "u2@example.com"]],
+        );
+        assert.match(unreadable[0]!.reason, /different key file/);
+        await store.deleteLogin("@u1:example.org");
+        await store.deleteLogin("@u2:example.org");
+        assert.deepEqual(await store.listUnreadableLogins(), []);
+      });
     });
 
     describe("management rooms", () => {
@@ -466,6 +489,45 @@ function storeSuite(fx: EngineFixture): void {
           assert.equal(await reopened.markTransaction("txn-1"), false, "a replay after a crash is caught");
         } finally {
           await reopened.close();
+        }
+      });
+
+      test("hasTransaction sees only recorded IDs, also after a restart", async () => {
+        assert.equal(await store.hasTransaction("txn-has"), false);
+        await store.markTransaction("txn-has");
+        assert.equal(await store.hasTransaction("txn-has"), true);
+        const reopened = await open();
+        try {
+          assert.equal(await reopened.hasTransaction("txn-has"), true);
+        } finally {
+          await reopened.close();
+        }
+      });
+
+      test("handled event IDs: recorded once, remembered across a restart, pruned with transactions", async () => {
+        assert.equal(await store.wasEventHandled("$ev1"), false);
+        await store.markEventHandled("$ev1");
+        await store.markEventHandled("$ev1");
+        assert.equal(await store.wasEventHandled("$ev1"), true);
+        assert.equal(await store.wasEventHandled("$ev2"), false);
+        const reopened = await open();
+        try {
+          assert.equal(await reopened.wasEventHandled("$ev1"), true);
+        } finally {
+          await reopened.close();
+        }
+        const u = await fx.freshUri();
+        let now = 1_000_000_000_000;
+        const s = await openStore(u, { configDir: "/", cipher, now: () => now });
+        try {
+          await s.markEventHandled("$old");
+          now += 8 * 24 * 60 * 60 * 1000;
+          await s.markEventHandled("$new");
+          await s.pruneTransactions();
+          assert.equal(await s.wasEventHandled("$old"), false);
+          assert.equal(await s.wasEventHandled("$new"), true);
+        } finally {
+          await s.close();
         }
       });
 
