@@ -14,6 +14,7 @@ import { healthHandlers } from "./matrix/health.js";
 import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
 import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
 import { MatrixGateway } from "./matrix/gateway.js";
+import { MediaLinks, PUBLIC_MEDIA_PATH } from "./matrix/public-media.js";
 import { EventRouter } from "./matrix/router.js";
 import { permissionFor } from "./config/permissions.js";
 import { getLogger } from "./logging.js";
@@ -96,7 +97,12 @@ export async function startBridge(
       return router;
     },
   );
-  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url);
+  const media = new MediaLinks({
+    homeserverUrl: config.homeserver.url,
+    asToken: registration.getAppServiceToken() ?? "",
+    externalUrl: config.bridge.public_media_url ?? null,
+  });
+  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url, media);
   // Before initialise()/listen(): the library then adds its Matrix API counters and GET /metrics.
   const metrics: BridgeMetrics = config.metrics.enabled
     ? registerBridgeMetrics(appservice.getPrometheusMetrics(), (): BridgeGaugeSource => core)
@@ -158,6 +164,15 @@ export async function startBridge(
   const health = healthHandlers({ store, homeserverUrl: config.homeserver.url });
   appservice.addAppServicePath({ method: "GET", path: "/live", authenticate: false, handler: health.live });
   appservice.addAppServicePath({ method: "GET", path: "/ready", authenticate: false, handler: health.ready });
+  if (config.bridge.public_media_url) {
+    // Unauthenticated by design: MSN contacts open these links in a browser; the signature is the key.
+    appservice.addAppServicePath({
+      method: "GET",
+      path: PUBLIC_MEDIA_PATH,
+      authenticate: false,
+      handler: (req, res) => media.handle(req, res),
+    });
+  }
   log.info("appservice listening", {
     hostname: config.appservice.hostname,
     port: opts.port ?? config.appservice.port,

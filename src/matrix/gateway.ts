@@ -7,6 +7,7 @@ import type { MatrixMessageContent, MatrixPort } from "../bridge/matrix-port.js"
 import type { MatrixPresence } from "../bridge/presence.js";
 import type { GhostIds } from "../bridge/ghost-ids.js";
 import { escapeHtml } from "../bridge/translate.js";
+import type { MediaLinks } from "./public-media.js";
 
 function errcode(e: unknown): string | undefined {
   if (typeof e !== "object" || e === null) return undefined;
@@ -27,6 +28,7 @@ export class MatrixGateway implements MatrixPort {
     private readonly bridge: Bridge,
     private readonly ghosts: GhostIds,
     private readonly homeserverUrl: string,
+    private readonly media: Pick<MediaLinks, "urlFor">,
   ) {}
 
   get botUserId(): string {
@@ -153,9 +155,7 @@ export class MatrixGateway implements MatrixPort {
   }
 
   mediaUrl(mxc: string): string | null {
-    const m = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
-    if (!m) return null;
-    return `${this.homeserverUrl.replace(/\/+$/, "")}/_matrix/media/v3/download/${m[1]}/${m[2]}`;
+    return this.media.urlFor(mxc);
   }
 
   roomLink(roomId: string): string {
