@@ -11,7 +11,8 @@ import { SqlStore, type SqlDriver, type SqlRow, type SqlStoreOptions, type SqlVa
 const log = getLogger("store.postgres");
 
 // Arbitrary constant identifying this bridge's migration lock among other users of the database.
-const MIGRATION_LOCK_ID = 0x6d736e62; // "msnb"
+// The SQLite → PostgreSQL move takes it too, so a bridge starting meanwhile waits for it.
+export const MIGRATION_LOCK_ID = 0x6d736e62; // "msnb"
 
 export interface PostgresStoreOptions extends SqlStoreOptions {
   /** Pool size (default 10). */
