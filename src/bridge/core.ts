@@ -54,6 +54,8 @@ export class BridgeCore {
   private readonly ghostPresence = new Map<string, string>();
   private readonly ghostNames = new Map<string, string>();
   private readonly ghostSync = new PQueue({ concurrency: 4 });
+  /** MSN accounts (lower-cased) with a login running, and the Matrix user running it. */
+  private readonly loginsInProgress = new Map<string, string>();
 
   constructor(
     readonly store: Store,
@@ -72,6 +74,17 @@ export class BridgeCore {
       const puppet = new Puppet(this, login);
       this.puppets.set(login.userId, puppet);
       if (login.autoConnect) void puppet.start();
+    }
+    for (const broken of await this.store.listUnreadableLogins()) {
+      this.log.warn("a stored MSN password cannot be decrypted; that user must log in again", {
+        userId: broken.userId,
+        reason: broken.reason,
+      });
+      void this.notify(
+        broken.userId,
+        `⚠️ I could not read your stored MSN password for ${broken.email} (the bridge's credentials key changed). ` +
+          "Please log in again with `login <email> <password>`.",
+      );
     }
   }
 
@@ -105,6 +118,27 @@ export class BridgeCore {
   /** Connects once with the given credentials; stores them only when the server accepts them. */
   async login(userId: string, email: string, password: string): Promise<string> {
     validateEmail(email);
+    // Two Matrix users on one MSN account would kick each other off with OUT OTH forever, and
+    // each would read the other's conversations: one account belongs to one Matrix user.
+    const account = email.toLowerCase();
+    const taken = [...this.puppets.values()].some(
+      (p) => p.userId !== userId && p.login.email.toLowerCase() === account,
+    );
+    const claimedBy = this.loginsInProgress.get(account);
+    if (taken || (claimedBy !== undefined && claimedBy !== userId)) {
+      throw new UserFacingError(
+        `❌ ${email} is already bridged for another Matrix user of this bridge. An MSN account can be logged in by one Matrix user only.`,
+      );
+    }
+    this.loginsInProgress.set(account, userId);
+    try {
+      return await this.loginExclusive(userId, email, password);
+    } finally {
+      if (this.loginsInProgress.get(account) === userId) this.loginsInProgress.delete(account);
+    }
+  }
+
+  private async loginExclusive(userId: string, email: string, password: string): Promise<string> {
     // The old connection goes first: on MSN a second login of the same account kicks the first
     // with OUT OTH, which the old puppet would report as "logged in elsewhere".
     const old = this.puppets.get(userId);
@@ -421,6 +455,7 @@ export class BridgeCore {
     sender: string,
     eventId: string,
     content: Record<string, unknown>,
+    opts: { awaitDelivery?: boolean } = {},
   ): Promise<boolean> {
     const record = this.portals.get(roomId)?.record ?? (await this.store.getPortalByRoom(roomId));
     if (!record) return false;
@@ -435,9 +470,10 @@ export class BridgeCore {
       );
       return true;
     }
-    void portal
+    const sent = portal
       .sendFromMatrix(eventId, content)
       .catch((e) => this.log.error("send failed", { roomId, error: String(e) }));
+    if (opts.awaitDelivery) await sent;
     return true;
   }
 

@@ -86,7 +86,10 @@ export function matrixMessageToMsn(
   const relates = (content["m.relates_to"] ?? {}) as RelatesTo;
   if (relates.rel_type === "m.replace") return { kind: "unsupported", reason: "MSN cannot edit messages" };
   const msgtype = content.msgtype;
-  const rawBody = typeof content.body === "string" ? content.body : null;
+  // Controls go the same way as from MSN: dropped (NUL ends a string in MSN clients), line
+  // breaks and tabs kept, every CR or CRLF made one LF (the protocol client writes CRLF).
+  const rawBody =
+    typeof content.body === "string" ? stripControls(content.body.replace(/\r\n?/g, "\n"), true) : null;
   if (rawBody === null) return { kind: "unsupported", reason: "the message has no text body" };
   const body = relates["m.in_reply_to"] ? stripReplyFallback(rawBody) : rawBody;
   switch (msgtype) {

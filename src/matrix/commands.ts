@@ -147,6 +147,11 @@ const COMMANDS: Command[] = [
     max: 1,
     restOfLine: true,
     async run(ctx, [name]) {
+      // The name is URL-encoded on the wire, so nothing could be injected; but contacts' clients
+      // would show raw line breaks and control codes, so they are refused here.
+      if ([...name!].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+        throw new UserFacingError("A friendly name cannot contain line breaks or other control characters.");
+      }
       await ctx.core.setNick(ctx.userId, name!);
       return `Your MSN friendly name is now “${name}”.`;
     },

@@ -71,6 +71,18 @@ export class EventRouter {
       return;
     }
     if (ev.sender === this.d.matrix.botUserId || this.d.ghosts.isGhost(ev.sender)) return;
+    // A transaction the homeserver replays after a crash may hold events that were handled
+    // before it: their messages already went to MSN, their commands already ran.
+    const eventId = typeof ev.event_id === "string" ? ev.event_id : null;
+    if (eventId !== null && (await this.d.store.wasEventHandled(eventId))) {
+      this.d.log.info("skipped an event that was already handled", { eventId, roomId: ev.room_id });
+      return;
+    }
+    await this.route(ev);
+    if (eventId !== null) await this.d.store.markEventHandled(eventId);
+  }
+
+  private async route(ev: MatrixEvent): Promise<void> {
     if (ev.type === "m.room.member") return this.onMember(ev);
     if (ev.type === "m.room.message") return this.onMessage(ev);
     const reason = UNBRIDGEABLE[ev.type];
@@ -108,8 +120,13 @@ export class EventRouter {
         await this.d.leave(ghostEmail, ev.room_id, "You are not allowed to use this bridge.");
         return;
       }
-      const refusal = await this.d.core.handleGhostInvite(ev.room_id, ev.sender, ghostEmail);
-      if (refusal) await this.d.leave(ghostEmail, ev.room_id, refusal);
+      const refusal =
+        (await this.ghostInviteRefusal(ev.room_id, ev.sender)) ??
+        (await this.d.core.handleGhostInvite(ev.room_id, ev.sender, ghostEmail));
+      if (refusal) {
+        this.d.log.info("a ghost refused an invite", { roomId: ev.room_id, sender: ev.sender, refusal });
+        await this.d.leave(ghostEmail, ev.room_id, refusal);
+      }
       return;
     }
 
@@ -130,10 +147,36 @@ export class EventRouter {
     }
   }
 
+  /**
+   * Inviting a ghost makes the room the inviter's chat with that contact: never a room that is
+   * already another user's portal (it would take their conversation over), a group portal, or a
+   * management room.
+   */
+  private async ghostInviteRefusal(roomId: string, inviter: string): Promise<string | null> {
+    const portal = await this.d.store.getPortalByRoom(roomId);
+    if (portal && portal.userId !== inviter) return "This room is another user's MSN chat.";
+    if (portal && portal.kind === "group") return "This room is already an MSN group chat.";
+    if ((await this.d.store.getUserByManagementRoom(roomId)) !== null)
+      return "This room is a management room of the MSN bridge.";
+    return null;
+  }
+
   private async onBotInvite(ev: MatrixEvent): Promise<void> {
     if (!this.d.isPermitted(ev.sender)) {
       this.d.log.info("refused an invite from a user without permission", { sender: ev.sender });
       await this.d.leave(null, ev.room_id, "You are not allowed to use this bridge.");
+      return;
+    }
+    // A portal is a conversation with MSN contacts; were the bot to make it someone's
+    // management room, that user's commands (and the owner's messages) would be mixed up there.
+    if ((await this.d.store.getPortalByRoom(ev.room_id)) !== null) {
+      this.d.log.info("refused an invite into a portal", { sender: ev.sender, roomId: ev.room_id });
+      await this.d.leave(null, ev.room_id, "This room is an MSN chat; start a separate DM with me.");
+      return;
+    }
+    const manager = await this.d.store.getUserByManagementRoom(ev.room_id);
+    if (manager !== null && manager !== ev.sender) {
+      this.d.log.info("ignored an invite into another user's management room", { sender: ev.sender });
       return;
     }
     if (ev.content.is_direct !== true) {
@@ -172,6 +215,10 @@ export class EventRouter {
       );
       return;
     }
-    await this.d.core.handlePortalMessage(ev.room_id, ev.sender, ev.event_id, ev.content);
+    // Waits until the message went to MSN (or was refused with a notice): only then is the event
+    // recorded as handled and its transaction acknowledged.
+    await this.d.core.handlePortalMessage(ev.room_id, ev.sender, ev.event_id, ev.content, {
+      awaitDelivery: true,
+    });
   }
 }

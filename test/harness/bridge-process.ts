@@ -4,7 +4,7 @@
  * failing test can show it.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,10 +29,18 @@ export interface BridgeSetup {
   metrics?: { enabled: boolean };
 }
 
+/**
+ * Every MSN password in the end-to-end tests ends in `-pw`, so one pattern finds any of them in a
+ * bridge's output; cleanup() fails the test file when one is there (passwords never reach logs).
+ */
+export const TEST_PASSWORD_PATTERN = /\b[A-Za-z0-9_]+-pw\b/;
+
 export class BridgeProcess {
   readonly dir: string;
   readonly configPath: string;
   readonly registrationPath: string;
+  /** All output of every run of this bridge (the in-memory copy keeps only the newest part). */
+  readonly outputFile: string;
   private child: ChildProcess | null = null;
   private output: string[] = [];
 
@@ -44,6 +52,7 @@ export class BridgeProcess {
     this.dir = mkdtempSync(join(tmpdir(), "msn-bridge-e2e-"));
     this.configPath = join(this.dir, "config.yaml");
     this.registrationPath = join(this.dir, "registration.yaml");
+    this.outputFile = join(this.dir, "bridge-output.log");
     const config = {
       homeserver: { url: setup.homeserverUrl, domain: setup.domain },
       appservice: { hostname: "127.0.0.1", port: setup.appservicePort, registration: "registration.yaml" },
@@ -94,8 +103,15 @@ export class BridgeProcess {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
+    // This run's output until it listens: an earlier run's "listening" line must not count.
+    let untilListening: string | null = "";
     const keep = (chunk: Buffer): void => {
+      if (untilListening !== null) {
+        untilListening += chunk.toString("utf8");
+        if (untilListening.includes("appservice listening")) untilListening = null;
+      }
       this.output.push(chunk.toString("utf8"));
+      appendFileSync(this.outputFile, chunk);
       if (this.output.length > 5000) this.output.splice(0, 1000);
       if (process.env.BRIDGE_LOG) process.stderr.write(chunk);
     };
@@ -105,7 +121,7 @@ export class BridgeProcess {
     while (Date.now() < deadline) {
       if (child.exitCode !== null)
         throw new Error(`bridge exited with ${child.exitCode}:\n${this.logTail()}`);
-      if (this.log.includes("appservice listening")) return;
+      if (untilListening === null) return;
       await sleep(50);
     }
     throw new Error(`bridge did not start within ${timeoutMs} ms:\n${this.logTail()}`);
@@ -135,6 +151,11 @@ export class BridgeProcess {
     await this.signal("SIGKILL");
   }
 
+  /** Whether the bridge process is running. */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** SIGTERM; resolves with the exit code. */
   async stop(): Promise<number | null> {
     return this.signal("SIGTERM");
@@ -153,8 +174,23 @@ export class BridgeProcess {
     return code;
   }
 
+  /** The first line of all output (every run) that matches the pattern, or null. */
+  findInOutput(pattern: RegExp): string | null {
+    if (!existsSync(this.outputFile)) return null;
+    return (
+      readFileSync(this.outputFile, "utf8")
+        .split("\n")
+        .find((line) => pattern.test(line)) ?? null
+    );
+  }
+
+  /** Kills the bridge, removes its files, and throws if a test password ever reached its output. */
   cleanup(): void {
     if (this.child) this.child.kill("SIGKILL");
+    const leak = this.findInOutput(TEST_PASSWORD_PATTERN);
+    if (leak !== null) {
+      throw new Error(`a password reached the bridge's output (kept in ${this.outputFile}): ${leak}`);
+    }
     if (!process.env.KEEP_TEST_DATA) rmSync(this.dir, { recursive: true, force: true });
   }
 }
