@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --only parser,msn-to-matrix,matrix-to-msn,contact-sync]`: runs the benchmarks
+ * `npm run bench [-- --quick] [-- --only parser,msn-to-matrix,matrix-to-msn,contact-sync,scale]
+ * [-- --puppets 1000,5000,10000]`: runs the benchmarks
  * on loopback and prints one table. `--quick` (or BENCH_QUICK=1) runs a few-second variant that
  * only proves the scripts work.
  */
@@ -16,12 +17,15 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    puppets: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
 });
 if (values.help) {
-  process.stdout.write(`usage: npm run bench -- [--quick] [--only ${BENCHMARKS.join(",")}]\n`);
+  process.stdout.write(
+    `usage: npm run bench -- [--quick] [--only ${BENCHMARKS.join(",")}] [--puppets 1000,5000,10000]\n`,
+  );
   process.exit(0);
 }
 const only = values.only ? values.only.split(",").map((s) => s.trim()) : [...BENCHMARKS];
@@ -31,10 +35,16 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const quick = values.quick || process.env.BENCH_QUICK === "1";
+const scalePuppets = values.puppets?.split(",").map((s) => Number(s.trim()));
+if (scalePuppets?.some((k) => !Number.isInteger(k) || k < 1 || k > 20_000)) {
+  process.stderr.write(`--puppets takes counts from 1 to 20000, e.g. 1000,5000,10000\n`);
+  process.exit(2);
+}
 const started = Date.now();
 const figures = await runSuite({
   quick,
   only: only.filter(isBenchmark),
+  ...(scalePuppets ? { scalePuppets } : {}),
   progress: (line) => process.stderr.write(`# ${line}\n`),
 });
 const cpu = cpus()[0]?.model ?? "unknown CPU";

@@ -8,14 +8,17 @@ import { runContactSync } from "./contact-sync.js";
 import { runMatrixToMsn } from "./matrix-to-msn.js";
 import { runMsnToMatrix } from "./msn-to-matrix.js";
 import { runParserBench } from "./parser.js";
+import { runScale } from "./scale.js";
 
-export const BENCHMARKS = ["parser", "msn-to-matrix", "matrix-to-msn", "contact-sync"] as const;
+export const BENCHMARKS = ["parser", "msn-to-matrix", "matrix-to-msn", "contact-sync", "scale"] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface SuiteOptions {
   /** Seconds instead of minutes: proves the scripts work, the figures mean little. */
   quick: boolean;
   only: readonly BenchmarkName[];
+  /** Puppet counts of the scale benchmark (default 1,000, 5,000 and 10,000; quick: 50). */
+  scalePuppets?: readonly number[];
   /** Progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
 }
@@ -35,7 +38,21 @@ export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
       }),
     );
   }
-  const needsRig = opts.only.some((name) => name !== "parser");
+  if (opts.only.includes("scale")) {
+    // Its own processes per puppet count: the bridge's memory must not include the rig's portals.
+    say("scale…");
+    figures.push(
+      ...(await runScale({
+        puppetCounts: opts.scalePuppets ?? (q ? [50] : [1000, 5000, 10_000]),
+        restarts: q ? 1 : 3,
+        idleSeconds: q ? 2 : 10,
+        probes: q ? 2 : 5,
+        warmMessages: q ? 3 : 20,
+        progress: say,
+      })),
+    );
+  }
+  const needsRig = opts.only.some((name) => name !== "parser" && name !== "scale");
   if (!needsRig) return figures;
 
   say("starting the MSN test server, stub homeserver, bridge and baseline relay…");
