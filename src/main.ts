@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
- * Command-line entry point: `-r` writes the registration, otherwise the bridge runs until SIGTERM
- * or SIGINT, on which it logs out of MSN cleanly and exits 0.
+ * Command-line entry point: `-r` writes the registration, `--data-dir` does the next missing
+ * first-run step (first-run.ts), otherwise the bridge runs until SIGTERM or SIGINT, on which it
+ * logs out of MSN cleanly and exits 0.
  */
 import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseCliArgs, USAGE, CliError } from "./cli/args.js";
+import { activeEnvOverrides } from "./config/env-overrides.js";
 import { ConfigError, loadConfig } from "./config/load.js";
-import { generateRegistration, writeRegistration } from "./config/registration.js";
-import { createLogger, getLogger } from "./logging.js";
-import { startBridge } from "./app.js";
+import type { BridgeConfig } from "./config/schema.js";
+import { firstRun } from "./first-run.js";
+
+/** config/config.sample.yaml, two levels above this compiled file (dist/src/ or /app/dist/src/). */
+const SAMPLE_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../../config/config.sample.yaml");
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCliArgs(argv);
@@ -20,10 +25,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const config = loadConfig(args.config);
-  const registrationFile = args.registrationFile
-    ? resolve(args.registrationFile)
-    : config.appservice.registration;
+  let config: BridgeConfig;
+  let registrationFile: string;
+  if (args.dataDir !== null) {
+    const step = await firstRun(resolve(args.dataDir), { samplePath: SAMPLE_CONFIG, env: process.env });
+    if (step.kind !== "ready") {
+      process.stdout.write(step.message);
+      return 0;
+    }
+    ({ config, registrationPath: registrationFile } = step);
+  } else {
+    config = loadConfig(args.config);
+    registrationFile = args.registrationFile
+      ? resolve(args.registrationFile)
+      : config.appservice.registration;
+  }
 
   if (args.generateRegistration) {
     const url = args.url ?? config.appservice.url;
@@ -33,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
+    const { generateRegistration, writeRegistration } = await import("./config/registration.js");
     writeRegistration(generateRegistration(config, { url }), registrationFile);
     process.stdout.write(
       `Wrote ${registrationFile}.\nAdd it to your homeserver's app_service_config_files and restart the homeserver.\n`,
@@ -40,8 +57,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // The bridge's libraries load only to run: --help, -r and the first-run steps start faster
+  // without them (a container healthcheck or a test spawns these often).
+  const { createLogger, getLogger } = await import("./logging.js");
+  const { startBridge } = await import("./app.js");
   createLogger(config.logging);
   const log = getLogger("main");
+  const fromEnv = activeEnvOverrides(process.env);
+  if (fromEnv.length > 0) {
+    // Names only: the database URI may carry a password.
+    log.info("config keys set from the environment", {
+      keys: fromEnv.map((o) => `${o.path.join(".")} (${o.variable})`),
+    });
+  }
   const bridge = await startBridge(config, {
     configDir: dirname(resolve(args.config)),
     registrationFile,

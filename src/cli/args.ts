@@ -1,11 +1,17 @@
 /**
  * Command-line parsing. Pure: no I/O, no process.exit; the caller decides what to print.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 export interface CliArgs {
-  /** Config file path (default `config.yaml`). */
+  /** Config file path (default `config.yaml`; `<dataDir>/config.yaml` with `--data-dir`). */
   config: string;
+  /**
+   * `-d`: the container layout. The config is `<dir>/config.yaml`; a missing config is created
+   * from the sample, a missing registration is generated, each followed by an exit (first-run.ts).
+   */
+  dataDir: string | null;
   /** `-r`: write a registration file and exit. */
   generateRegistration: boolean;
   /** `-u`: URL the homeserver uses to reach the bridge (only with `-r`). */
@@ -31,6 +37,10 @@ Bridges MSN Messenger accounts into Matrix as an application service.
 
 Options:
   -c, --config FILE              config file (default: config.yaml)
+  -d, --data-dir DIR             first-run mode (the container image's default):
+                                 DIR/config.yaml missing: write the sample there, exit 0;
+                                 registration missing: generate it, exit 0;
+                                 both present: run the bridge
   -r, --generate-registration    write the appservice registration file and exit
   -u, --url URL                  with -r: URL the homeserver uses to reach the bridge
                                  (default: appservice.url from the config)
@@ -42,10 +52,17 @@ Options:
 First run:
   matrix-appservice-msn -c config.yaml -r -u http://127.0.0.1:8090
   then add the registration file to the homeserver's app_service_config_files and restart it.
+
+Environment (each overrides its config key; empty means unset):
+  MSN_HOMESERVER_URL      homeserver.url
+  MSN_HOMESERVER_DOMAIN   homeserver.domain
+  MSN_APPSERVICE_URL      appservice.url
+  MSN_DATABASE_URI        database.uri
 `;
 
 const OPTIONS = {
   config: { type: "string", short: "c" },
+  "data-dir": { type: "string", short: "d" },
   "generate-registration": { type: "boolean", short: "r" },
   url: { type: "string", short: "u" },
   file: { type: "string", short: "f" },
@@ -57,6 +74,7 @@ const OPTIONS = {
 export function parseCliArgs(argv: string[]): CliArgs | CliError {
   let values: {
     config?: string;
+    "data-dir"?: string;
     "generate-registration"?: boolean;
     url?: string;
     file?: string;
@@ -69,8 +87,10 @@ export function parseCliArgs(argv: string[]): CliArgs | CliError {
     return new CliError(describeParseError(err));
   }
 
+  const dataDir = values["data-dir"] ?? null;
   const args: CliArgs = {
-    config: values.config ?? "config.yaml",
+    config: values.config ?? (dataDir ? join(dataDir, "config.yaml") : "config.yaml"),
+    dataDir,
     generateRegistration: values["generate-registration"] ?? false,
     url: values.url ?? null,
     registrationFile: values.file ?? null,
@@ -80,6 +100,18 @@ export function parseCliArgs(argv: string[]): CliArgs | CliError {
   if (args.help) return args;
 
   if (args.config === "") return new CliError("--config: expected a file path");
+  if (dataDir !== null) {
+    if (dataDir === "") return new CliError("--data-dir: expected a directory path");
+    // The data dir fixes where the config and registration live; a second source would be ambiguous.
+    const clash = (
+      [
+        ["--config", values.config],
+        ["--generate-registration", values["generate-registration"]],
+        ["--file", values.file],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (clash) return new CliError(`--data-dir cannot be combined with ${clash[0]}`);
+  }
   if (args.registrationFile === "") return new CliError("--file: expected a file path");
   if (values.port !== undefined) {
     if (!/^[0-9]{1,5}$/.test(values.port) || Number(values.port) < 1 || Number(values.port) > 65535) {

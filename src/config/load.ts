@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import YAML, { LineCounter } from "yaml";
 import type { z } from "zod";
 import { ConfigSchema, type BridgeConfig } from "./schema.js";
+import { applyEnvOverrides, type Env } from "./env-overrides.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -30,10 +31,18 @@ export interface ParseConfigOptions {
    * resolved against. When omitted, paths are returned as written.
    */
   baseDir?: string;
+  /**
+   * Environment whose `MSN_*` variables (env-overrides.ts) replace config keys before validation.
+   * When omitted, none apply.
+   */
+  env?: Env;
 }
 
-/** Reads, parses and validates a config file; relative paths resolve against its directory. */
-export function loadConfig(path: string): BridgeConfig {
+/**
+ * Reads, parses and validates a config file; relative paths resolve against its directory. The
+ * `MSN_*` environment overrides apply (from `process.env` unless `options.env` is given).
+ */
+export function loadConfig(path: string, options: { env?: Env } = {}): BridgeConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -49,7 +58,7 @@ export function loadConfig(path: string): BridgeConfig {
             : `cannot read file: ${(err as Error).message}`;
     throw new ConfigError(path, [why]);
   }
-  return parseConfig(text, path, { baseDir: dirname(resolve(path)) });
+  return parseConfig(text, path, { baseDir: dirname(resolve(path)), env: options.env ?? process.env });
 }
 
 /** Parses and validates config YAML. `sourceName` only labels error messages. */
@@ -88,9 +97,17 @@ export function validateConfig(
       `expected a mapping of config sections at the top level, got ${describe(raw)}`,
     ]);
   }
-  const result = ConfigSchema.safeParse(withoutNulls(raw), { reportInput: true });
+  const { raw: merged, sources } = applyEnvOverrides(raw, options.env ?? {});
+  const result = ConfigSchema.safeParse(withoutNulls(merged), { reportInput: true });
   if (!result.success) {
-    throw new ConfigError(sourceName, result.error.issues.flatMap(formatIssue));
+    // A key set from the environment is fixed there, not in the file: say so in its issues.
+    const named = (line: string): string => {
+      for (const [path, variable] of sources) {
+        if (line.startsWith(`${path}: `)) return `${path} (from ${variable}): ${line.slice(path.length + 2)}`;
+      }
+      return line;
+    };
+    throw new ConfigError(sourceName, result.error.issues.flatMap(formatIssue).map(named));
   }
   return options.baseDir === undefined ? result.data : resolvePaths(result.data, options.baseDir);
 }

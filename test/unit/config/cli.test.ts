@@ -18,6 +18,7 @@ describe("parseCliArgs", () => {
   test("defaults", () => {
     assert.deepEqual(ok([]), {
       config: "config.yaml",
+      dataDir: null,
       generateRegistration: false,
       url: null,
       registrationFile: null,
@@ -29,6 +30,7 @@ describe("parseCliArgs", () => {
   test("long and short forms", () => {
     const expected: CliArgs = {
       config: "/etc/msn.yaml",
+      dataDir: null,
       generateRegistration: true,
       url: "https://bridge.example.org:8090",
       registrationFile: "reg.yaml",
@@ -67,6 +69,27 @@ describe("parseCliArgs", () => {
     const a = ok(["-f", "/data/registration.yaml", "-p", "8100"]);
     assert.equal(a.registrationFile, "/data/registration.yaml");
     assert.equal(a.port, 8100);
+  });
+
+  test("--data-dir: the config is DIR/config.yaml; -c, -r and -f are refused with it", () => {
+    const a = ok(["--data-dir", "/data", "-p", "8100"]);
+    assert.equal(a.dataDir, "/data");
+    assert.equal(a.config, "/data/config.yaml");
+    assert.equal(a.port, 8100);
+    assert.equal(ok(["-d", "rel/dir"]).config, "rel/dir/config.yaml");
+    assert.equal(err(["--data-dir="]), "--data-dir: expected a directory path");
+    assert.equal(err(["-d", "/data", "-c", "x.yaml"]), "--data-dir cannot be combined with --config");
+    assert.equal(err(["-d", "/data", "-r"]), "--data-dir cannot be combined with --generate-registration");
+    assert.equal(err(["-d", "/data", "-f", "r.yaml"]), "--data-dir cannot be combined with --file");
+    assert.ok(USAGE.includes("-d, --data-dir DIR"));
+    for (const v of [
+      "MSN_HOMESERVER_URL",
+      "MSN_HOMESERVER_DOMAIN",
+      "MSN_APPSERVICE_URL",
+      "MSN_DATABASE_URI",
+    ]) {
+      assert.ok(USAGE.includes(v), `usage lists ${v}`);
+    }
   });
 
   test("help", () => {
