@@ -9,7 +9,7 @@ import type { BridgeConfig } from "./config/schema.js";
 import { BridgeCore } from "./bridge/core.js";
 import { GhostIds } from "./bridge/ghost-ids.js";
 import type { NotificationFactory } from "./bridge/msn-ports.js";
-import { createAppservice, pingFromHomeserver } from "./matrix/appservice.js";
+import { createAppservice } from "./matrix/appservice.js";
 import { healthHandlers } from "./matrix/health.js";
 import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
 import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
@@ -86,7 +86,6 @@ export async function startBridge(
       registration,
       ghosts,
       log: getLogger("matrix"),
-      transactions: store,
       libraryLogLevel:
         libLevel === "error" || libLevel === "warn" || libLevel === "info" || libLevel === "debug"
           ? libLevel
@@ -115,9 +114,10 @@ export async function startBridge(
     {
       typingTimeoutMs: config.bridge.typing_timeout_ms,
       typingRepeatMs: 4000,
-      joinTimeoutMs: 60_000,
+      joinTimeoutMs: config.msn.join_timeout_seconds * 1000,
       offlineGraceMs: 3000,
-      reconnectWaitMs: 60_000,
+      reconnectWaitMs: config.msn.reconnect.message_wait_ms,
+      ackTimeoutMs: config.msn.ack_timeout_seconds * 1000,
       // A homeserver restart takes seconds to a few minutes; messages wait that long, in order.
       homeserverRetry: { initialMs: 500, maxMs: 30_000, jitter: 0.2, totalMs: 10 * 60_000 },
       loginConcurrency: config.bridge.login_concurrency,
@@ -185,11 +185,6 @@ export async function startBridge(
       .catch((e: unknown) => log.warn("could not set the bot's display name", { error: String(e) }));
   }
   await core.start();
-  appservice.acceptTransactions();
-  // Transactions held back while the bridge was down come now, not after the homeserver's backoff.
-  void pingFromHomeserver(config.homeserver.url, registration).catch((e: unknown) =>
-    log.info("the homeserver did not ping the appservice", { error: String(e) }),
-  );
 
   return {
     core,

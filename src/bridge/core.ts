@@ -27,6 +27,8 @@ export interface CoreOptions {
   offlineGraceMs: number;
   /** How long a Matrix message waits for a reconnecting puppet before it is refused. */
   reconnectWaitMs: number;
+  /** How long a message chunk waits for the switchboard's ACK before it is resent (default 15 s). */
+  ackTimeoutMs?: number;
   /** Retry of MSN → Matrix sends while the homeserver cannot be reached. */
   homeserverRetry: RetryOptions;
   loginConcurrency: number;
@@ -415,6 +417,7 @@ export class BridgeCore {
       typingTimeoutMs: this.options.typingTimeoutMs,
       typingRepeatMs: this.options.typingRepeatMs,
       homeserverRetry: this.options.homeserverRetry,
+      ...(this.options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: this.options.ackTimeoutMs }),
       metrics: this.metrics,
     });
     this.portals.set(record.roomId, portal);

@@ -60,6 +60,7 @@ export function describeMsnError(e: unknown): string {
   if (code !== null && CODE_TEXT[code]) return CODE_TEXT[code]!;
   if (code !== null) return `the MSN server answered error ${code}`;
   if (e instanceof Error) {
+    if (e.name === "MsnDeliveryError") return "the MSN server could not deliver it";
     if (/timed? ?out/i.test(e.message) || e.name.includes("Timeout"))
       return "the MSN server did not answer in time";
     if (e.name.includes("Closed") || /closed/i.test(e.message)) return "the connection to MSN was lost";

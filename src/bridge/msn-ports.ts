@@ -83,7 +83,20 @@ export interface SwitchboardPort extends Listenable<SwitchboardPortEvents> {
   readonly participants: ReadonlyMap<string, string>;
   invite(email: string): Promise<void>;
   waitForJoin(email: string, timeoutMs: number): Promise<void>;
-  sendText(text: string, opts?: { ack?: "U" | "N" | "A" }): Promise<unknown>;
+  /**
+   * Sends a text message, split into chunks as the protocol needs. With ack `A` it resolves when
+   * every chunk was acknowledged and rejects on NAK, ACK timeout or a lost connection; `skipChunks`
+   * leaves out chunks an earlier attempt got acknowledged, `onChunkDone` reports each one done.
+   */
+  sendText(
+    text: string,
+    opts?: {
+      ack?: "U" | "N" | "A";
+      ackTimeoutMs?: number;
+      skipChunks?: number;
+      onChunkDone?: (index: number, total: number) => void;
+    },
+  ): Promise<unknown>;
   /** Fire and forget: typing is never acknowledged. */
   sendTyping(myEmail: string): unknown;
   close(): Promise<void>;

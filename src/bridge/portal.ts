@@ -30,8 +30,13 @@ export interface PortalOptions {
   typingRepeatMs: number;
   /** How MSN messages wait out a homeserver that cannot be reached. */
   homeserverRetry: RetryOptions;
+  /** How long each message chunk waits for the switchboard server's ACK (default 15 s). */
+  ackTimeoutMs?: number;
   metrics?: BridgeMetrics;
 }
+
+/** Fresh switchboards a message is sent on after the first one failed it (see `deliver`). */
+const MAX_RESENDS = 1;
 
 export type BufferedEvent = {
   /** `at`: performance.now() when the SB emitted it, so latency counts the time spent buffered. */
@@ -207,17 +212,39 @@ export class Portal {
     return code === 217 ? "contact_offline" : "delivery_failed";
   }
 
+  /**
+   * The Matrix→MSN delivery guarantee (docs/reliability.md). Every chunk goes out with ack mode
+   * `A` and counts as sent once the switchboard server acknowledged it. When the switchboard dies
+   * with a chunk unacknowledged, answers NAK, or gives no ACK within `ackTimeoutMs`, the chunks not
+   * yet acknowledged are sent again on a fresh switchboard (waiting for a reconnect if the whole
+   * login dropped); when that fails too, the caller gets the error and the user a not-bridged
+   * notice. So: at least once, or an explicit failure. A chunk the server relayed but whose ACK
+   * never came back (connection lost, ACK timeout) reaches the contact twice: MSN messages carry
+   * no id a receiving client could de-duplicate on. A NAKed chunk was not delivered, and chunks
+   * already acknowledged are never repeated.
+   */
   private async deliver(text: string): Promise<void> {
-    // One retry on a fresh SB: the one we had may have died between our check and the write.
+    let acknowledged = 0;
     for (let attempt = 0; ; attempt++) {
       const sb = await this.ensureSwitchboard();
       try {
-        await sb.sendText(text, { ack: "N" });
+        await sb.sendText(text, {
+          ack: "A",
+          ackTimeoutMs: this.opts.ackTimeoutMs ?? 15_000,
+          skipChunks: acknowledged,
+          onChunkDone: (index) => (acknowledged = index + 1),
+        });
         return;
       } catch (e) {
+        // A switchboard that failed a message is not trusted with the next one.
         this.detachSwitchboard(sb);
         sb.close().catch(() => undefined);
-        if (attempt >= 1) throw e;
+        if (attempt >= MAX_RESENDS) throw e;
+        this.log.info("message not acknowledged; resending on a fresh switchboard", {
+          roomId: this.roomId,
+          acknowledgedChunks: acknowledged,
+          error: String(e),
+        });
       }
     }
   }

@@ -102,11 +102,17 @@ export class Puppet implements PortalOwner {
     this.afterConnect(ns);
   }
 
-  /** Starts (or restarts) the connect loop; resolves when the first attempt series ends. */
-  start(): Promise<void> {
+  /**
+   * Starts (or restarts) the connect loop; resolves when the first attempt series ends.
+   * `afterDrop`: the connection was just lost, so the first attempt waits a random part of the
+   * first backoff delay. A server restart drops every login at the same instant; without the
+   * pause they would all knock at once (the login limiter bounds how many at a time, this
+   * spreads them over time).
+   */
+  start(afterDrop = false): Promise<void> {
     if (this.loop) return this.loop;
     this.abort = new AbortController();
-    this.loop = this.connectLoop(this.abort.signal).finally(() => (this.loop = null));
+    this.loop = this.connectLoop(this.abort.signal, afterDrop).finally(() => (this.loop = null));
     return this.loop;
   }
 
@@ -131,7 +137,14 @@ export class Puppet implements PortalOwner {
     await this.start();
   }
 
-  private async connectLoop(signal: AbortSignal): Promise<void> {
+  private async connectLoop(signal: AbortSignal, afterDrop: boolean): Promise<void> {
+    if (afterDrop) {
+      try {
+        await sleep(Math.random() * this.core.options.reconnect.initialMs, undefined, { signal });
+      } catch {
+        return;
+      }
+    }
     for (let attempt = 0; !signal.aborted; attempt++) {
       this.setState(attempt === 0 && !this.announcedDrop ? "connecting" : "reconnecting");
       if (this.state === "reconnecting") this.core.metrics.reconnectAttempt();
@@ -247,7 +260,7 @@ export class Puppet implements PortalOwner {
     this.announcedDrop = true;
     this.setState("reconnecting");
     await this.core.notify(this.userId, `⚠️ Disconnected from MSN: ${CLOSE_TEXT[reason]}. Reconnecting…`);
-    void this.start();
+    void this.start(true);
   }
 
   private async disableAutoConnect(): Promise<void> {

@@ -183,6 +183,9 @@ const ReconnectSchema = z
     initial_delay_ms: positiveInt.default(1000),
     max_delay_ms: positiveInt.default(300_000),
     jitter: z.number().min(0).max(1).default(0.3),
+    // How long a Matrix message written while the login is reconnecting waits before it gets a
+    // not-delivered notice instead.
+    message_wait_ms: positiveInt.max(3_600_000).default(60_000),
   })
   .refine((r) => r.max_delay_ms >= r.initial_delay_ms, {
     error: "max_delay_ms must not be smaller than initial_delay_ms",
@@ -207,6 +210,11 @@ const MsnSchema = z.strictObject({
     .default("https://nexus.passport.com/rdr/pprdr.asp"),
   keepalive_interval_seconds: positiveInt.max(3600).default(50),
   request_timeout_seconds: positiveInt.max(600).default(15),
+  // Per message chunk: how long the switchboard server may take to acknowledge it before the
+  // switchboard counts as stalled and the chunk is sent again on a fresh one.
+  ack_timeout_seconds: positiveInt.max(600).default(15),
+  // How long an invited contact may take to join a switchboard the bridge opened.
+  join_timeout_seconds: positiveInt.max(600).default(60),
   reconnect: ReconnectSchema.prefault({}),
 });
 

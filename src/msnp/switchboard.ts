@@ -66,6 +66,17 @@ export interface SendTextOptions {
   ack?: AckMode;
   /** How long to wait for each ACK in mode `A`; defaults to the request timeout. */
   ackTimeoutMs?: number;
+  /**
+   * Chunks to leave out at the start: the ones an earlier switchboard already had acknowledged
+   * when it died. The split is deterministic, so a resend with the same text and format continues
+   * exactly where the first attempt stopped instead of repeating what arrived.
+   */
+  skipChunks?: number;
+  /**
+   * Called after each chunk is done with: acknowledged (`A`) or written (`N`, `U`), with its index
+   * among all chunks of the message. A caller that may resend counts these.
+   */
+  onChunkDone?: (index: number, total: number) => void;
 }
 
 export interface SwitchboardConnectOptions {
@@ -283,10 +294,15 @@ export class SwitchboardSession extends TypedEventEmitter<SwitchboardEvents> {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const ackTimeoutMs = options.ackTimeoutMs ?? this.requestTimeoutMs;
+    const skip = options.skipChunks ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) {
+      return Promise.reject(new MsnArgumentError(`invalid skipChunks ${skip}`));
+    }
     return this.enqueue(async () => {
       const trIds: number[] = [];
-      for (const payload of payloads) {
-        trIds.push(await this.sendPayload(payload, ack, ackTimeoutMs));
+      for (let i = skip; i < payloads.length; i++) {
+        trIds.push(await this.sendPayload(payloads[i]!, ack, ackTimeoutMs));
+        options.onChunkDone?.(i, payloads.length);
       }
       return trIds;
     });

@@ -6,6 +6,8 @@ export interface ReplyContext {
   /** Account of the connection the line goes to (undefined before it is known). */
   readonly email: string | undefined;
   readonly connection: ConnectionKind;
+  /** The connection's id, as in the transcript's `connectionId`: lets a rule stall one switchboard. */
+  readonly connectionId: number;
   /**
    * The client command this line answers: the command the same connection is being handled for
    * when the line is produced. Undefined for notifications caused by other connections (NLN,

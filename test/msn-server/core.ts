@@ -219,6 +219,7 @@ export class ServerCore implements ConnectionObserver {
     const ctx: ReplyContext = {
       email: conn.email,
       connection: conn.kind,
+      connectionId: conn.id,
       request: request && { name: request.name, trid: request.args[0], line: request.line },
       line,
       name: line.split(" ", 1)[0] ?? "",

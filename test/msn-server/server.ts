@@ -397,6 +397,15 @@ export class MsnTestServer extends EventEmitter<MsnTestServerEvents> {
 
   // ---- forced disconnects ---------------------------------------------------------------
 
+  /**
+   * Changes an account's password (as if changed on another client or the web): open sessions stay,
+   * the next login with the old password fails with 911 (MD5) or a Passport 401 (TWN).
+   */
+  setPassword(email: string, password: string): void {
+    if (password.length === 0) throw new Error("password must not be empty");
+    this.requireAccount(email).password = password;
+  }
+
   /** Sends `OUT OTH` or `OUT SSD` to every NS session of the account and closes them. */
   kick(email: string, reason: "OTH" | "SSD" = "OTH"): void {
     for (const session of this.core.sessionsOf(email)) session.kick(reason);

@@ -128,7 +128,14 @@ describe("config defaults", () => {
     assert.equal(c.msn.passport_url, "https://nexus.passport.com/rdr/pprdr.asp");
     assert.equal(c.msn.keepalive_interval_seconds, 50);
     assert.equal(c.msn.request_timeout_seconds, 15);
-    assert.deepEqual(c.msn.reconnect, { initial_delay_ms: 1000, max_delay_ms: 300000, jitter: 0.3 });
+    assert.equal(c.msn.ack_timeout_seconds, 15);
+    assert.equal(c.msn.join_timeout_seconds, 60);
+    assert.deepEqual(c.msn.reconnect, {
+      initial_delay_ms: 1000,
+      max_delay_ms: 300000,
+      jitter: 0.3,
+      message_wait_ms: 60000,
+    });
     assert.equal(c.database.uri, "sqlite:msn-bridge.db");
     assert.deepEqual(c.logging, { level: "info", format: "text", modules: {} });
     assert.deepEqual(c.metrics, { enabled: false });
