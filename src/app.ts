@@ -9,7 +9,7 @@ import type { BridgeConfig } from "./config/schema.js";
 import { BridgeCore } from "./bridge/core.js";
 import { GhostIds } from "./bridge/ghost-ids.js";
 import type { NotificationFactory } from "./bridge/msn-ports.js";
-import { createAppservice } from "./matrix/appservice.js";
+import { createAppservice, pingFromHomeserver } from "./matrix/appservice.js";
 import { healthHandlers } from "./matrix/health.js";
 import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
 import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
@@ -86,6 +86,7 @@ export async function startBridge(
       registration,
       ghosts,
       log: getLogger("matrix"),
+      transactions: store,
       libraryLogLevel:
         libLevel === "error" || libLevel === "warn" || libLevel === "info" || libLevel === "debug"
           ? libLevel
@@ -185,6 +186,11 @@ export async function startBridge(
       .catch((e: unknown) => log.warn("could not set the bot's display name", { error: String(e) }));
   }
   await core.start();
+  appservice.acceptTransactions();
+  // Transactions held back while the bridge was down come now, not after the homeserver's backoff.
+  void pingFromHomeserver(config.homeserver.url, registration).catch((e: unknown) =>
+    log.info("the homeserver did not ping the appservice", { error: String(e) }),
+  );
 
   return {
     core,
