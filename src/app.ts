@@ -14,6 +14,7 @@ import { healthHandlers } from "./matrix/health.js";
 import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
 import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
 import { MatrixGateway } from "./matrix/gateway.js";
+import { EventSender } from "./matrix/event-sender.js";
 import { MediaLinks, PUBLIC_MEDIA_PATH } from "./matrix/public-media.js";
 import { EventRouter } from "./matrix/router.js";
 import { permissionFor } from "./config/permissions.js";
@@ -103,7 +104,11 @@ export async function startBridge(
     asToken: registration.getAppServiceToken() ?? "",
     externalUrl: config.bridge.public_media_url ?? null,
   });
-  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url, media);
+  const sender = new EventSender({
+    homeserverUrl: config.homeserver.url,
+    asToken: registration.getAppServiceToken() ?? "",
+  });
+  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url, media, sender);
   // Before initialise()/listen(): the library then adds its Matrix API counters and GET /metrics.
   const metrics: BridgeMetrics = config.metrics.enabled
     ? registerBridgeMetrics(appservice.getPrometheusMetrics(), (): BridgeGaugeSource => core)
@@ -197,6 +202,7 @@ export async function startBridge(
     async stop() {
       log.info("shutting down");
       await core.stop();
+      sender.close();
       await appservice.close().catch(() => undefined);
       await store.close();
     },

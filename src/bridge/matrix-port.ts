@@ -21,8 +21,17 @@ export interface MatrixPort {
   ensureGhost(email: string, displayName: string): Promise<void>;
   setGhostPresence(email: string, presence: MatrixPresence, statusMsg: string | undefined): Promise<void>;
   setGhostTyping(email: string, roomId: string, typing: boolean): Promise<void>;
-  /** Sends as the ghost, or as the bot when `email` is null. Returns the event ID. */
-  sendMessage(email: string | null, roomId: string, content: MatrixMessageContent): Promise<string>;
+  /**
+   * Sends as the ghost, or as the bot when `email` is null. Returns the event ID. Callers that
+   * retry pass the same `txnId` each time, so the homeserver makes one event however often a
+   * send is repeated.
+   */
+  sendMessage(
+    email: string | null,
+    roomId: string,
+    content: MatrixMessageContent,
+    txnId?: string,
+  ): Promise<string>;
 
   /** A DM room created by the ghost, with `is_direct` invite to the user. */
   createDirectRoom(email: string, userId: string): Promise<string>;

@@ -4,6 +4,7 @@
  * down (429). Anything that may have reached it (a timeout, a reset mid-request) is not retried,
  * since a second send would duplicate the message.
  */
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 
@@ -45,3 +46,15 @@ export async function retryWhileNotApplied<T>(
     }
   }
 }
+
+/**
+ * Transaction IDs for sends to the homeserver, one per message, kept across its retries: a
+ * homeserver answers a repeated PUT with the same txnId with the event it already made. The
+ * random run prefix keeps them unique across restarts; a reused one would make the homeserver
+ * swallow a new message as a repeat of an old one.
+ */
+export const nextTransactionId: () => string = (() => {
+  const run = `msn${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
+  let n = 0;
+  return () => `${run}.${n++}`;
+})();

@@ -32,7 +32,14 @@ export interface BridgeMetrics {
   reconnectAttempt(): void;
   /** Seconds to open a switchboard and get a contact into it (XFR → USR → CAL → JOI). */
   switchboardSetup(seconds: number): void;
+  /**
+   * An MSN message that never reached Matrix: the portal's buffer for an unreachable homeserver
+   * was full, or the homeserver stayed unreachable for the whole retry window.
+   */
+  msnMessageLost?(reason: MsnMessageLostReason): void;
 }
+
+export type MsnMessageLostReason = "buffer_full" | "homeserver_unreachable";
 
 export const noMetrics: BridgeMetrics = {
   messageBridged: () => undefined,

@@ -8,10 +8,21 @@ import type { MatrixPort } from "./matrix-port.js";
 import type { Log } from "./log.js";
 import type { SwitchboardPort, SwitchboardPortEvents, MsnTextFormat } from "./msn-ports.js";
 import { OrderedQueue } from "./ordered-queue.js";
-import { retryWhileNotApplied, type RetryOptions } from "./matrix-retry.js";
+import {
+  certainlyNotApplied,
+  nextTransactionId,
+  retryWhileNotApplied,
+  type RetryOptions,
+} from "./matrix-retry.js";
 import { matrixMessageToMsn, msnTextToMatrix, notBridgedNotice } from "./translate.js";
 import { describeMsnError, NotDeliveredError } from "./errors.js";
 import { noMetrics, secondsSince, type BridgeMetrics, type NotBridgedReason } from "./metrics.js";
+
+/**
+ * A minute of outage of a busy chat at 15 messages a second: people type far slower, and 1,000
+ * MSN messages (at most 1,664 bytes each) are a few megabytes per portal in the worst case.
+ */
+export const RELAY_BUFFER_MESSAGES = 1000;
 
 /** What a portal needs from the login it belongs to. */
 export interface PortalOwner {
@@ -28,6 +39,11 @@ export interface PortalOptions {
   typingTimeoutMs: number;
   /** How often a Matrix user's ongoing typing is repeated to MSN. */
   typingRepeatMs: number;
+  /**
+   * MSN messages a portal holds for the homeserver at most (default RELAY_BUFFER_MESSAGES). When
+   * it is full, the oldest are kept and newer ones dropped; the user gets one notice per gap.
+   */
+  relayBufferMessages?: number;
   /** How MSN messages wait out a homeserver that cannot be reached. */
   homeserverRetry: RetryOptions;
   /** How long each message chunk waits for the switchboard server's ACK (default 15 s). */
@@ -87,6 +103,10 @@ export class Portal {
   private readonly ghostTyping = new Map<string, NodeJS.Timeout>();
   private userTypingTimer: NodeJS.Timeout | null = null;
   private readonly metrics: BridgeMetrics;
+  /** MSN messages queued or in flight towards the homeserver. */
+  private relaying = 0;
+  /** Messages lost since the last one accepted; its notice is queued where the gap began. */
+  private openLoss: { count: number } | null = null;
 
   constructor(
     public record: PortalRecord,
@@ -121,9 +141,7 @@ export class Portal {
     const handlers: Handlers = {
       message: (m, receivedAt = performance.now()) => {
         this.active = sb;
-        this.incoming
-          .push(() => this.relayMessage(m.from, m.text, m.format, receivedAt))
-          .catch((e) => this.logError("relay message", e));
+        this.queueRelay(m.from, m.text, m.format, receivedAt);
       },
       typing: (t) =>
         this.incoming.push(() => this.relayTyping(t.from)).catch((e) => this.logError("relay typing", e)),
@@ -268,17 +286,84 @@ export class Portal {
     return this.opening;
   }
 
+  /**
+   * Queues an MSN message for Matrix, in order, unless RELAY_BUFFER_MESSAGES already wait (the
+   * homeserver is down or far behind): then it is dropped, counted, and reported in the room.
+   */
+  private queueRelay(
+    from: string,
+    text: string,
+    format: MsnTextFormat | undefined,
+    receivedAt: number,
+  ): void {
+    if (this.relaying >= (this.opts.relayBufferMessages ?? RELAY_BUFFER_MESSAGES)) {
+      this.metrics.msnMessageLost?.("buffer_full");
+      this.noteLoss();
+      return;
+    }
+    this.relaying++;
+    // Losses after this message are a new gap, reported after it.
+    this.openLoss = null;
+    // One transaction ID for every attempt: a retry of a send that did reach the homeserver
+    // gets the same event back instead of a second one.
+    const txnId = nextTransactionId();
+    this.incoming
+      .push(() => this.relayMessage(from, text, format, receivedAt, txnId))
+      .catch((e) => {
+        if (certainlyNotApplied(e)) {
+          // The homeserver stayed unreachable for the whole retry window.
+          this.metrics.msnMessageLost?.("homeserver_unreachable");
+          this.noteLoss();
+        }
+        this.logError("relay message", e);
+      })
+      .finally(() => this.relaying--);
+  }
+
+  /** Counts lost messages into the open gap, queueing the gap's notice when it is new. */
+  private noteLoss(count = 1): void {
+    if (this.openLoss) {
+      this.openLoss.count += count;
+      return;
+    }
+    const loss = { count };
+    this.openLoss = loss;
+    this.incoming
+      .push(() => this.sendLossNotice(loss))
+      .catch((e) => this.logError("lost-messages notice", e));
+  }
+
+  private async sendLossNotice(loss: { count: number }): Promise<void> {
+    if (this.openLoss === loss) this.openLoss = null;
+    const n = loss.count;
+    const body = `⚠️ ${n} MSN message${n === 1 ? " was" : "s were"} lost while the Matrix homeserver was unreachable.`;
+    const txnId = nextTransactionId();
+    try {
+      await retryWhileNotApplied(
+        () => this.matrix.sendMessage(this.noticeSender, this.roomId, { msgtype: "m.notice", body }, txnId),
+        this.opts.homeserverRetry,
+      );
+    } catch (e) {
+      if (!certainlyNotApplied(e)) throw e;
+      // Still unreachable after a whole retry window: the count waits for the next notice
+      // rather than being forgotten.
+      this.noteLoss(n);
+    }
+  }
+
   private async relayMessage(
     from: string,
     text: string,
     format: MsnTextFormat | undefined,
     receivedAt: number,
+    txnId: string,
   ): Promise<void> {
     await this.clearGhostTyping(from);
     // Order matters more than speed: while the homeserver is unreachable this portal's later
     // messages wait behind this one.
+    const content = msnTextToMatrix(text, format);
     await retryWhileNotApplied(
-      () => this.matrix.sendMessage(from, this.roomId, msnTextToMatrix(text, format)),
+      () => this.matrix.sendMessage(from, this.roomId, content, txnId),
       this.opts.homeserverRetry,
       (e, attempt, delayMs) =>
         this.log.warn("homeserver unreachable; will retry the message", {

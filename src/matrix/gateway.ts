@@ -8,6 +8,8 @@ import type { MatrixPresence } from "../bridge/presence.js";
 import type { GhostIds } from "../bridge/ghost-ids.js";
 import { escapeHtml } from "../bridge/translate.js";
 import type { MediaLinks } from "./public-media.js";
+import { HomeserverError, type EventSender } from "./event-sender.js";
+import { nextTransactionId } from "../bridge/matrix-retry.js";
 
 function errcode(e: unknown): string | undefined {
   if (typeof e !== "object" || e === null) return undefined;
@@ -29,6 +31,8 @@ export class MatrixGateway implements MatrixPort {
     private readonly ghosts: GhostIds,
     private readonly homeserverUrl: string,
     private readonly media: Pick<MediaLinks, "urlFor">,
+    /** The fast path for ghosts' messages; without it they go through Intents like the rest. */
+    private readonly sender: EventSender | null = null,
   ) {}
 
   get botUserId(): string {
@@ -57,9 +61,29 @@ export class MatrixGateway implements MatrixPort {
     await this.intentFor(email).sendTyping(roomId, typing);
   }
 
-  async sendMessage(email: string | null, roomId: string, content: MatrixMessageContent): Promise<string> {
-    const res = await this.intentFor(email).sendMessage(roomId, content);
-    return res.event_id;
+  async sendMessage(
+    email: string | null,
+    roomId: string,
+    content: MatrixMessageContent,
+    txnId: string = nextTransactionId(),
+  ): Promise<string> {
+    if (email === null || !this.sender) {
+      const res = await this.intentFor(email).sendMessage(roomId, content);
+      return res.event_id;
+    }
+    const userId = this.ghosts.userId(email);
+    try {
+      return await this.sender.sendEvent(userId, roomId, "m.room.message", content, txnId);
+    } catch (e) {
+      // Not registered or not in the room (kicked, or a portal made before the ghost joined):
+      // what the Intent would have checked before every send, done only when it is needed.
+      // A 403 made no event, so the same txnId is sent once more.
+      if (!(e instanceof HomeserverError) || e.statusCode !== 403) throw e;
+      const intent = this.intentFor(email);
+      await intent.ensureRegistered();
+      await this.joinGhost(email, roomId);
+      return this.sender.sendEvent(userId, roomId, "m.room.message", content, txnId);
+    }
   }
 
   async createDirectRoom(email: string, userId: string): Promise<string> {

@@ -75,6 +75,12 @@ export function registerBridgeMetrics(
     help: "Matrix messages answered with a not-bridged notice, by reason",
     labels: ["reason"],
   });
+  const lost = prom.addCounter({
+    namespace: NAMESPACE,
+    name: "msn_messages_lost_total",
+    help: "MSN messages that never reached Matrix, by reason (buffer_full: the portal's buffer for an unreachable homeserver was full; homeserver_unreachable: unreachable for the whole retry window)",
+    labels: ["reason"],
+  });
   const reconnects = prom.addCounter({
     namespace: NAMESPACE,
     name: "reconnects_total",
@@ -95,6 +101,7 @@ export function registerBridgeMetrics(
   // Zero samples up front, so rate() and absent() work before the first event.
   for (const direction of DIRECTIONS) messages.inc({ direction }, 0);
   for (const reason of Object.keys(NOT_BRIDGED)) notBridged.inc({ reason }, 0);
+  for (const reason of ["buffer_full", "homeserver_unreachable"]) lost.inc({ reason }, 0);
 
   return {
     messageBridged: (direction) => messages.inc({ direction }),
@@ -102,5 +109,6 @@ export function registerBridgeMetrics(
     notBridged: (reason) => notBridged.inc({ reason }),
     reconnectAttempt: () => reconnects.inc(),
     switchboardSetup: (seconds) => sbSetup.observe(seconds),
+    msnMessageLost: (reason) => lost.inc({ reason }),
   };
 }
