@@ -51,13 +51,60 @@ export interface DecoderOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
-const NAME_PATTERN = /^[A-Z0-9]{3}$/;
-const DIGITS = /^\d+$/;
+
+/** Partial-line storage above this size is released once its line completes (memory per connection). */
+const RETAINED_LINE_BUFFER_BYTES = 256;
+
+/** `^[A-Z0-9]{3}$` without a regex: command names are checked on every line. */
+function isCommandName(name: string): boolean {
+  if (name.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39))) return false;
+  }
+  return true;
+}
+
+/** `^\d+$` (ASCII digits only). */
+function isDigits(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** A digit string's value, or +Infinity when it has more than 15 significant digits (not exact). */
+function digitsValue(digits: string): number {
+  let start = 0;
+  while (start < digits.length - 1 && digits.charCodeAt(start) === 0x30) start++;
+  return digits.length - start > 15 ? Number.POSITIVE_INFINITY : Number(digits.slice(start));
+}
+
+/** Splits on single spaces, keeping empty fields, like `split(" ")` but without a throwaway first token. */
+function splitArgs(line: string, from: number): string[] {
+  const args: string[] = [];
+  let start = from;
+  for (;;) {
+    const space = line.indexOf(" ", start);
+    if (space === -1) {
+      args.push(line.slice(start));
+      return args;
+    }
+    args.push(line.slice(start, space));
+    start = space + 1;
+  }
+}
 
 /**
  * Incremental decoder: feed it whatever TCP delivers, get back the complete commands. After it has
  * thrown a {@link FramingError} it stays failed (the stream position is lost), so the connection
  * must be dropped.
+ *
+ * Lines and payloads that lie entirely inside one read are parsed in place: the only copy is the
+ * payload's own buffer. Only the tail of a read (a line still waiting for its LF, a payload still
+ * waiting for bytes) is kept between reads.
  */
 export class CommandDecoder {
   private readonly maxLineBytes: number;
@@ -65,15 +112,17 @@ export class CommandDecoder {
   private readonly payloadCommands: ReadonlySet<string>;
 
   /**
-   * The start of a command line whose LF has not arrived yet, one piece per read. Joined once when
-   * the LF comes: re-concatenating on every read would cost O(n²) for a line trickled in byte by
-   * byte (a 16 KiB line sent one byte per segment took ~200 ms of CPU).
+   * The start of a command line whose LF has not arrived yet, copied into one buffer that grows by
+   * doubling up to the line limit. Appending is amortised O(1) per byte: re-concatenating on every
+   * read cost O(n²) for a line trickled in byte by byte (a 16 KiB line sent one byte per segment
+   * took ~200 ms of CPU). Copied so a small tail never pins the caller's read buffer.
    */
-  private partialLine: Buffer[] = [];
-  private partialLength = 0;
+  private lineBuffer: Buffer | null = null;
+  private lineLength = 0;
   /** Set while a payload command's line is parsed and its payload bytes are still arriving. */
   private pendingCommand: { name: string; args: string[]; length: number } | null = null;
-  private payloadChunks: Buffer[] = [];
+  /** The pending payload's bytes so far (`payloadReceived` of them), in a buffer that grows. */
+  private payloadBuffer: Buffer | null = null;
   private payloadReceived = 0;
   private failure: FramingError | null = null;
 
@@ -85,7 +134,7 @@ export class CommandDecoder {
 
   /** Bytes currently held by the decoder (for tests and diagnostics). */
   get bufferedBytes(): number {
-    return this.partialLength + this.payloadReceived;
+    return this.lineLength + this.payloadReceived;
   }
 
   push(chunk: Uint8Array): MsnCommand[] {
@@ -93,104 +142,168 @@ export class CommandDecoder {
       throw new FramingError("decoder-failed", `decoder already failed: ${this.failure.message}`);
     }
     try {
-      return this.consume(chunk);
+      return this.consume(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
     } catch (error) {
       if (error instanceof FramingError) {
         this.failure = error;
-        this.partialLine = [];
-        this.partialLength = 0;
+        this.lineBuffer = null;
+        this.lineLength = 0;
         this.pendingCommand = null;
-        this.payloadChunks = [];
+        this.payloadBuffer = null;
         this.payloadReceived = 0;
       }
       throw error;
     }
   }
 
-  private consume(chunk: Uint8Array): MsnCommand[] {
+  private consume(data: Buffer): MsnCommand[] {
     const out: MsnCommand[] = [];
-    let data: Buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const end = data.length;
+    let pos = 0;
 
-    while (data.length > 0) {
-      if (this.pendingCommand) {
-        // Payload bytes are collected as separate chunks so a large payload arriving in many reads
-        // is copied once, not once per read.
-        const pending = this.pendingCommand;
-        const take = Math.min(pending.length - this.payloadReceived, data.length);
-        if (take > 0) {
-          this.payloadChunks.push(data.subarray(0, take));
-          this.payloadReceived += take;
-          data = data.subarray(take);
-        }
-        if (this.payloadReceived < pending.length) break;
-        const payload = Buffer.concat(this.payloadChunks, pending.length);
-        out.push({ name: pending.name, args: pending.args, payload });
-        this.pendingCommand = null;
-        this.payloadChunks = [];
-        this.payloadReceived = 0;
+    while (pos < end) {
+      const pending = this.pendingCommand;
+      if (pending) {
+        pos = this.takePayload(pending, data, pos, out);
         continue;
       }
 
-      const lf = data.indexOf(LF);
+      const lf = data.indexOf(LF, pos);
       if (lf === -1) {
-        // Copied, so a small piece never pins the caller's (possibly much larger) read buffer.
-        this.partialLine.push(Buffer.from(data));
-        this.partialLength += data.length;
-        // +1: the CR of a maximal line may already be here while its LF is still in flight.
-        if (this.partialLength > this.maxLineBytes + 1) {
-          throw new FramingError(
-            "line-too-long",
-            `command line exceeds ${this.maxLineBytes} bytes without a line terminator`,
-          );
-        }
+        this.appendPartialLine(data, pos, end);
         break;
       }
-      const total = this.partialLength + lf;
-      // Checked before joining, so an overlong line is never copied. `total` includes the CR, if any.
-      if (total > this.maxLineBytes + 1) {
-        throw new FramingError(
-          "line-too-long",
-          `command line of ${total} bytes exceeds ${this.maxLineBytes}`,
-        );
+      let command: MsnCommand | null;
+      if (this.lineLength === 0) {
+        this.checkLineLength(lf - pos);
+        command = this.parseLine(data, pos, lf);
+      } else {
+        this.checkLineLength(this.lineLength + lf - pos);
+        this.appendPartialLine(data, pos, lf);
+        const line = this.lineBuffer as Buffer;
+        const length = this.lineLength;
+        this.lineLength = 0;
+        command = this.parseLine(line, 0, length);
+        if (line.length > RETAINED_LINE_BUFFER_BYTES) this.lineBuffer = null;
       }
-      let line = data.subarray(0, lf);
-      if (this.partialLength > 0) {
-        line = Buffer.concat([...this.partialLine, line], total);
-        this.partialLine = [];
-        this.partialLength = 0;
-      }
-      // Whatever follows the line (payload or next command) stays in `data` for the next round.
-      data = data.subarray(lf + 1);
-      const lineEnd = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-      if (lineEnd > this.maxLineBytes) {
-        throw new FramingError(
-          "line-too-long",
-          `command line of ${lineEnd} bytes exceeds ${this.maxLineBytes}`,
-        );
-      }
-      if (lineEnd === 0) continue; // tolerate blank lines
-      const command = this.parseLine(line.subarray(0, lineEnd));
+      // Whatever follows the line (payload or next command) is handled in the next round.
+      pos = lf + 1;
       if (command) out.push(command);
     }
     return out;
   }
 
-  /** Returns the command, or null when it is a payload command whose payload is still to come. */
-  private parseLine(lineBytes: Buffer): MsnCommand | null {
-    if (!isUtf8(lineBytes)) {
+  /** Consumes payload bytes from `data` at `pos`; returns the new position. */
+  private takePayload(
+    pending: { name: string; args: string[]; length: number },
+    data: Buffer,
+    pos: number,
+    out: MsnCommand[],
+  ): number {
+    const missing = pending.length - this.payloadReceived;
+    const available = data.length - pos;
+    if (this.payloadReceived === 0 && available >= missing) {
+      // The whole payload is in this read: one copy into its own buffer. A view would be cheaper
+      // but would pin the whole read buffer for as long as the message is kept (e.g. queued
+      // while the homeserver is down).
+      const payload = Buffer.allocUnsafe(missing);
+      data.copy(payload, 0, pos, pos + missing);
+      this.finishPayload(pending, payload, out);
+      return pos + missing;
+    }
+    // A payload spread over reads is copied into a buffer that grows by doubling up to the
+    // announced length: amortised O(1) per byte however it is split (a 1 MiB payload trickled in
+    // 200k reads must not cost 200k objects), and memory follows what arrived, not what was
+    // announced (a bare `MSG … 1048576` line does not reserve 1 MiB).
+    const take = Math.min(missing, available);
+    const received = this.payloadReceived + take;
+    let buffer = this.payloadBuffer;
+    if (buffer === null || buffer.length < received) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(pending.length, Math.max(received, 2 * (buffer?.length ?? 512))),
+      );
+      if (buffer !== null) buffer.copy(grown, 0, 0, this.payloadReceived);
+      this.payloadBuffer = buffer = grown;
+    }
+    data.copy(buffer, this.payloadReceived, pos, pos + take);
+    this.payloadReceived = received;
+    if (take === missing) {
+      // Grown up to exactly the announced length, so the buffer is the payload.
+      this.payloadBuffer = null;
+      this.payloadReceived = 0;
+      this.finishPayload(pending, buffer, out);
+    }
+    return pos + take;
+  }
+
+  private finishPayload(pending: { name: string; args: string[] }, payload: Buffer, out: MsnCommand[]): void {
+    out.push({ name: pending.name, args: pending.args, payload });
+    this.pendingCommand = null;
+  }
+
+  /** `length` counts the line's bytes before its LF, so it includes the CR, if any. */
+  private checkLineLength(length: number): void {
+    // +1: the CR of a maximal line. The exact length without the CR is checked in parseLine.
+    if (length > this.maxLineBytes + 1) {
+      throw new FramingError("line-too-long", `command line of ${length} bytes exceeds ${this.maxLineBytes}`);
+    }
+  }
+
+  private appendPartialLine(data: Buffer, start: number, end: number): void {
+    const needed = this.lineLength + (end - start);
+    // +1: the CR of a maximal line may already be here while its LF is still in flight.
+    if (needed > this.maxLineBytes + 1) {
+      throw new FramingError(
+        "line-too-long",
+        `command line exceeds ${this.maxLineBytes} bytes without a line terminator`,
+      );
+    }
+    let buffer = this.lineBuffer;
+    if (buffer === null || buffer.length < needed) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.maxLineBytes + 1, Math.max(needed, 2 * (buffer?.length ?? 64))),
+      );
+      if (buffer !== null && this.lineLength > 0) buffer.copy(grown, 0, 0, this.lineLength);
+      this.lineBuffer = buffer = grown;
+    }
+    data.copy(buffer, this.lineLength, start, end);
+    this.lineLength = needed;
+  }
+
+  /**
+   * Parses the line `bytes[start, end)` (without its LF). Returns the command, or null when it is
+   * a blank line or a payload command whose payload is still to come.
+   */
+  private parseLine(bytes: Buffer, start: number, end: number): MsnCommand | null {
+    if (end > start && bytes[end - 1] === CR) end--;
+    if (end - start > this.maxLineBytes) {
+      throw new FramingError(
+        "line-too-long",
+        `command line of ${end - start} bytes exceeds ${this.maxLineBytes}`,
+      );
+    }
+    if (end === start) return null; // tolerate blank lines
+
+    // Invalid UTF-8 always decodes to at least one U+FFFD, so only a line containing one (rare:
+    // valid text may spell it too) needs the validator.
+    const line = bytes.toString("utf8", start, end);
+    if (line.includes("\uFFFD") && !isUtf8(bytes.subarray(start, end))) {
       throw new FramingError("invalid-utf8", "command line is not valid UTF-8");
     }
-    const tokens = lineBytes.toString("utf8").split(" ");
-    const name = tokens[0] ?? "";
-    if (!NAME_PATTERN.test(name)) {
+
+    const firstSpace = line.indexOf(" ");
+    const name = firstSpace === -1 ? line : line.slice(0, firstSpace);
+    if (!isCommandName(name)) {
       throw new FramingError("malformed-line", `malformed command name ${JSON.stringify(name.slice(0, 16))}`);
     }
-    const args = tokens.slice(1);
+    const args = firstSpace === -1 ? [] : splitArgs(line, firstSpace + 1);
     if (!this.payloadCommands.has(name)) {
       return { name, args, payload: null };
     }
-    const last = args.at(-1) ?? "";
-    if (!DIGITS.test(last)) {
+    const last = args.length > 0 ? (args[args.length - 1] as string) : "";
+    if (!isDigits(last)) {
       if (MANDATORY_PAYLOAD_COMMANDS.has(name)) {
         throw new FramingError(
           "bad-length",
@@ -199,20 +312,18 @@ export class CommandDecoder {
       }
       return { name, args, payload: null };
     }
-    // Compare as a number only once it is known to be short enough to be exact.
-    const digits = last.replace(/^0+(?=\d)/, "");
-    const length = digits.length > 15 ? Number.POSITIVE_INFINITY : Number(digits);
+    const length = digitsValue(last);
     if (length > this.maxPayloadBytes) {
       throw new FramingError(
         "payload-too-large",
         `${name} payload of ${last} bytes exceeds the limit of ${this.maxPayloadBytes}`,
       );
     }
-    const commandArgs = args.slice(0, -1);
+    args.pop();
     if (length === 0) {
-      return { name, args: commandArgs, payload: Buffer.alloc(0) };
+      return { name, args, payload: Buffer.alloc(0) };
     }
-    this.pendingCommand = { name, args: commandArgs, length };
+    this.pendingCommand = { name, args, length };
     return null;
   }
 }
