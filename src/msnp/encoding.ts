@@ -38,41 +38,51 @@ export function encodeParam(value: string, extra = ""): string {
   return out;
 }
 
-const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
-
-/** Length of the UTF-8 sequence starting at `bytes[i]` if it is well-formed, else 0. */
-function validSequenceLength(bytes: readonly number[], i: number): number {
-  const b0 = bytes[i] ?? 0;
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
-    const b = bytes[i + k];
-    return b !== undefined && b >= lo && b <= hi;
-  };
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
-  if (b0 === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
-  if (b0 === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0; // no UTF-16 surrogates
-  if (b0 >= 0xe1 && b0 <= 0xef) return cont(1) && cont(2) ? 3 : 0;
-  if (b0 === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 >= 0xf1 && b0 <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (b0 === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
-  return 0;
+/** Value of an ASCII hex digit, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
-/** Decodes a run of escaped bytes; bytes that do not form valid UTF-8 stay as their `%XX` text. */
-function decodeEscapedRun(bytes: number[], literals: string[]): string {
-  let out = "";
-  let i = 0;
-  while (i < bytes.length) {
-    const length = validSequenceLength(bytes, i);
-    if (length === 0) {
-      out += literals[i];
-      i += 1;
-    } else {
-      out += Buffer.from(bytes.slice(i, i + length)).toString("utf8");
-      i += length;
-    }
+/** The byte escaped as `%XX` at `value[i]`, or -1 when there is no well-formed escape there. */
+function escapedByte(value: string, i: number): number {
+  if (i + 2 >= value.length || value.charCodeAt(i) !== 0x25) return -1;
+  const high = hexDigit(value.charCodeAt(i + 1));
+  const low = hexDigit(value.charCodeAt(i + 2));
+  return high === -1 || low === -1 ? -1 : (high << 4) | low;
+}
+
+/**
+ * The code point of the well-formed UTF-8 sequence of escapes starting at `value[i]` and its
+ * length in escapes (1–4), or null when the bytes there are not a well-formed sequence.
+ */
+function escapedCodePoint(value: string, i: number): { codePoint: number; escapes: number } | null {
+  const b0 = escapedByte(value, i);
+  if (b0 < 0x80) return { codePoint: b0, escapes: 1 };
+  const cont = (k: number, lo = 0x80, hi = 0xbf): number => {
+    const b = escapedByte(value, i + 3 * k);
+    return b >= lo && b <= hi ? b & 0x3f : -1;
+  };
+  let c1: number, c2: number, c3: number;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    c1 = cont(1);
+    return c1 === -1 ? null : { codePoint: ((b0 & 0x1f) << 6) | c1, escapes: 2 };
   }
-  return out;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    // No overlongs (E0 needs A0+), no UTF-16 surrogates (ED allows at most 9F).
+    c1 = b0 === 0xe0 ? cont(1, 0xa0) : b0 === 0xed ? cont(1, 0x80, 0x9f) : cont(1);
+    c2 = c1 === -1 ? -1 : cont(2);
+    return c2 === -1 ? null : { codePoint: ((b0 & 0x0f) << 12) | (c1 << 6) | c2, escapes: 3 };
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    // No overlongs (F0 needs 90+), nothing beyond U+10FFFF (F4 allows at most 8F).
+    c1 = b0 === 0xf0 ? cont(1, 0x90) : b0 === 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
+    c2 = c1 === -1 ? -1 : cont(2);
+    c3 = c2 === -1 ? -1 : cont(3);
+    return c3 === -1 ? null : { codePoint: ((b0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3, escapes: 4 };
+  }
+  return null;
 }
 
 /**
@@ -81,30 +91,27 @@ function decodeEscapedRun(bytes: number[], literals: string[]): string {
  * Never throws.
  */
 export function decodeParam(value: string): string {
-  if (!value.includes("%")) return value;
+  let percent = value.indexOf("%");
+  if (percent === -1) return value;
   let out = "";
-  let runBytes: number[] = [];
-  let runLiterals: string[] = [];
-  const flush = (): void => {
-    if (runBytes.length > 0) {
-      out += decodeEscapedRun(runBytes, runLiterals);
-      runBytes = [];
-      runLiterals = [];
-    }
-  };
-  let i = 0;
-  while (i < value.length) {
-    const hex = value.slice(i + 1, i + 3);
-    if (value[i] === "%" && HEX_PAIR.test(hex)) {
-      runBytes.push(parseInt(hex, 16));
-      runLiterals.push(value.slice(i, i + 3));
-      i += 3;
+  let copied = 0;
+  while (percent !== -1) {
+    const escapeByte = escapedByte(value, percent);
+    if (escapeByte === -1) {
+      percent = value.indexOf("%", percent + 1);
       continue;
     }
-    flush();
-    out += value[i];
-    i += 1;
+    out += value.slice(copied, percent);
+    const decoded = escapedCodePoint(value, percent);
+    if (decoded === null) {
+      // Not part of a well-formed sequence: this one escape stays as its text.
+      out += value.slice(percent, percent + 3);
+      copied = percent + 3;
+    } else {
+      out += String.fromCodePoint(decoded.codePoint);
+      copied = percent + 3 * decoded.escapes;
+    }
+    percent = value.indexOf("%", copied);
   }
-  flush();
-  return out;
+  return out + value.slice(copied);
 }

@@ -14,36 +14,99 @@ export interface MimeMessage {
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * Calls `onField(name, value)` for every `name: value` line of `text` (LF or CRLF separated; lines
+ * without a colon, or starting with one, are skipped), both sides trimmed. One pass: the next
+ * colon is remembered across lines, so a block of colon-less lines is not rescanned per line.
+ */
+function forEachField(text: string, onField: (name: string, value: string) => void): void {
+  let lineStart = 0;
+  let colon = -2;
+  while (lineStart <= text.length) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    const next = lineEnd === -1 ? text.length + 1 : lineEnd + 1;
+    if (lineEnd === -1) lineEnd = text.length;
+    if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+    if (colon !== -1 && colon < lineStart) colon = text.indexOf(":", lineStart);
+    if (colon === -1) return; // no further line has a colon
+    if (colon > lineStart && colon < lineEnd) {
+      onField(trimField(text, lineStart, colon), trimField(text, colon + 1, lineEnd));
+    }
+    lineStart = next;
+  }
+}
+
+/** `text.slice(start, end).trim()`, without the intermediate string when only spaces are trimmed. */
+function trimField(text: string, start: number, end: number): string {
+  while (start < end && text.charCodeAt(start) === 0x20) start++;
+  while (end > start && text.charCodeAt(end - 1) === 0x20) end--;
+  const first = text.charCodeAt(start);
+  const last = text.charCodeAt(end - 1);
+  // Other whitespace (tabs, NBSP, Unicode spaces) at either end: let trim() apply its full rules.
+  return first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f
+    ? text.slice(start, end)
+    : text.slice(start, end).trim();
+}
+
+/**
+ * Where the header block ends and the body starts: the first CRLF CRLF, or else (bare-LF clients)
+ * the first LF LF, or else the whole payload is headers. Scanned in JS: for the usual ~100-byte
+ * header block this is cheaper than a native `indexOf` call.
+ */
+function findHeaderEnd(payload: Buffer): { end: number; bodyStart: number } {
+  const n = payload.length;
+  for (let i = 0; i < n; i++) {
+    if (payload[i] !== LF) continue;
+    if (payload[i - 1] === CR && payload[i + 1] === CR && payload[i + 2] === LF) {
+      return { end: i - 1, bodyStart: i + 3 };
+    }
+    if (payload[i + 1] === LF) {
+      // A CRLF CRLF anywhere later still wins over this LF LF (no earlier one exists).
+      const crlf = payload.indexOf(HEADER_END, i);
+      return crlf === -1 ? { end: i, bodyStart: i + 2 } : { end: crlf, bodyStart: crlf + 4 };
+    }
+  }
+  return { end: n, bodyStart: n };
+}
 
 /** Splits a payload into headers and body. Header names keep their case; use {@link getHeader}. */
 export function parseMime(payload: Buffer): MimeMessage {
-  let end = payload.indexOf(HEADER_END);
-  let bodyStart = end + HEADER_END.length;
-  if (end === -1) {
-    // Some third-party clients use bare LFs; the body then starts after the first blank line.
-    const lfEnd = payload.indexOf("\n\n");
-    if (lfEnd === -1) {
-      end = payload.length;
-      bodyStart = payload.length;
-    } else {
-      end = lfEnd;
-      bodyStart = lfEnd + 2;
-    }
-  }
+  const { end, bodyStart } = findHeaderEnd(payload);
   const headers: Array<[string, string]> = [];
-  for (const rawLine of payload.subarray(0, end).toString("utf8").split("\n")) {
-    const line = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine;
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
-  }
+  forEachField(payload.toString("utf8", 0, end), (name, value) => {
+    headers.push([name, value]);
+  });
   return { headers, body: payload.subarray(bodyStart) };
+}
+
+/** Whether `key` names the header whose lower-cased name is `wanted`; `name` is the caller's spelling. */
+function headerNameMatches(key: string, name: string, wanted: string): boolean {
+  if (key === name) return true;
+  // Lower-casing an ASCII name never changes its length, so only a non-ASCII name of another
+  // length could still match (Unicode case mapping: U+0130 lower-cases to two code units).
+  if (key.length !== wanted.length && isAscii(key)) return false;
+  return key.toLowerCase() === wanted;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** `getHeader` with the lower-cased name precomputed (the classifier's fixed names). */
+function findHeader(message: MimeMessage, name: string, wanted: string): string | undefined {
+  for (const [key, value] of message.headers) {
+    if (headerNameMatches(key, name, wanted)) return value;
+  }
+  return undefined;
 }
 
 /** Case-insensitive header lookup (first occurrence). */
 export function getHeader(message: MimeMessage, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  return message.headers.find(([key]) => key.toLowerCase() === wanted)?.[1];
+  return findHeader(message, name, name.toLowerCase());
 }
 
 /** Builds a payload; header names/values must not contain line breaks. */
@@ -69,16 +132,21 @@ export interface ContentType {
 }
 
 export function parseContentType(value: string | undefined): ContentType {
-  const [type = "", ...rest] = (value ?? "").split(";");
+  const text = value ?? "";
   const params = new Map<string, string>();
-  for (const part of rest) {
+  let semicolon = text.indexOf(";");
+  const mediaType = (semicolon === -1 ? text : text.slice(0, semicolon)).trim().toLowerCase();
+  while (semicolon !== -1) {
+    const start = semicolon + 1;
+    semicolon = text.indexOf(";", start);
+    const part = semicolon === -1 ? text.slice(start) : text.slice(start, semicolon);
     const eq = part.indexOf("=");
     if (eq === -1) continue;
     const key = part.slice(0, eq).trim().toLowerCase();
     const raw = part.slice(eq + 1).trim();
-    params.set(key, raw.replace(/^"(.*)"$/, "$1"));
+    params.set(key, raw.charCodeAt(0) === 0x22 ? raw.replace(/^"(.*)"$/, "$1") : raw);
   }
-  return { mediaType: type.trim().toLowerCase(), params };
+  return { mediaType, params };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,14 +170,25 @@ export interface TextFormat {
   rtl: boolean;
 }
 
+/** Whether `value` is 1…`maxDigits` hex digits (`^[0-9a-fA-F]{1,max}$`). */
+function isHex(value: string, maxDigits: number): boolean {
+  if (value.length === 0 || value.length > maxDigits) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    const lower = c | 0x20; // folds A-F onto a-f
+    if (!((c >= 0x30 && c <= 0x39) || (lower >= 0x61 && lower <= 0x66))) return false;
+  }
+  return true;
+}
+
 function parseHexValue(value: string | undefined): number | undefined {
-  if (value === undefined || !/^[0-9a-fA-F]{1,8}$/.test(value)) return undefined;
+  if (value === undefined || !isHex(value, 8)) return undefined;
   return parseInt(value, 16);
 }
 
 /** BGR hex (leading zeros usually dropped) → `#rrggbb`. */
 export function bgrToRgb(value: string): string | null {
-  if (!/^[0-9a-fA-F]{1,6}$/.test(value)) return null;
+  if (!isHex(value, 6)) return null;
   const bgr = value.padStart(6, "0").toLowerCase();
   return `#${bgr.slice(4, 6)}${bgr.slice(2, 4)}${bgr.slice(0, 2)}`;
 }
@@ -123,27 +202,61 @@ export function rgbToBgr(color: string): string {
 }
 
 export function parseTextFormat(value: string): TextFormat {
-  const fields = new Map<string, string>();
-  for (const part of value.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    fields.set(part.slice(0, eq).trim().toUpperCase(), part.slice(eq + 1).trim());
+  // `KEY=value` fields separated by `;`; keys case-insensitive, the last of a key wins.
+  let font: string | undefined;
+  let effects = "";
+  let color: string | undefined;
+  let charsetText: string | undefined;
+  let pitchFamilyText: string | undefined;
+  let rtl: string | undefined;
+  let start = 0;
+  // Remembered across fields, so a run of fields without `=` is not rescanned per field.
+  let eq = -2;
+  while (start <= value.length) {
+    let end = value.indexOf(";", start);
+    if (end === -1) end = value.length;
+    if (eq !== -1 && eq < start) eq = value.indexOf("=", start);
+    if (eq === -1) break;
+    if (eq < end) {
+      const key = value.slice(start, eq).trim().toUpperCase();
+      const fieldValue = trimField(value, eq + 1, end);
+      switch (key) {
+        case "FN":
+          font = fieldValue;
+          break;
+        case "EF":
+          effects = fieldValue;
+          break;
+        case "CO":
+          color = fieldValue;
+          break;
+        case "CS":
+          charsetText = fieldValue;
+          break;
+        case "PF":
+          pitchFamilyText = fieldValue;
+          break;
+        case "RL":
+          rtl = fieldValue;
+          break;
+      }
+    }
+    start = end + 1;
   }
-  const effects = (fields.get("EF") ?? "").toUpperCase();
+  effects = effects.toUpperCase();
   const format: TextFormat = {
     bold: effects.includes("B"),
     italic: effects.includes("I"),
     underline: effects.includes("U"),
     strikethrough: effects.includes("S"),
-    rtl: fields.get("RL") === "1",
+    rtl: rtl === "1",
   };
-  const font = fields.get("FN");
   if (font) format.font = decodeParam(font);
-  const color = bgrToRgb(fields.get("CO") ?? "");
-  if (color !== null) format.color = color;
-  const charset = parseHexValue(fields.get("CS"));
+  const rgb = bgrToRgb(color ?? "");
+  if (rgb !== null) format.color = rgb;
+  const charset = parseHexValue(charsetText);
   if (charset !== undefined) format.charset = charset;
-  const pitchFamily = parseHexValue(fields.get("PF"));
+  const pitchFamily = parseHexValue(pitchFamilyText);
   if (pitchFamily !== undefined) format.pitchFamily = pitchFamily;
   return format;
 }
@@ -202,13 +315,9 @@ export type MsnMessageKind = MsnMessageContent["kind"];
 /** Header-style `Key: value` lines of a body (invitations, datacasts, system messages). */
 export function parseBodyFields(body: Buffer): Map<string, string> {
   const fields = new Map<string, string>();
-  for (const rawLine of body.toString("utf8").split("\n")) {
-    const line = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine;
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const key = line.slice(0, colon).trim();
-    if (!fields.has(key)) fields.set(key, line.slice(colon + 1).trim());
-  }
+  forEachField(body.toString("utf8"), (key, value) => {
+    if (!fields.has(key)) fields.set(key, value);
+  });
   return fields;
 }
 
@@ -219,7 +328,7 @@ function decodeBodyText(body: Buffer): string {
 
 /** Normalises CRLF and lone CR to `\n`. */
 function normaliseLineBreaks(text: string): string {
-  return text.replace(/\r\n?/g, "\n");
+  return text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
 }
 
 const MAIL_TYPES = new Set([
@@ -233,12 +342,12 @@ const MAIL_TYPES = new Set([
 /** Classifies a `MSG` payload (switchboard or `MSG Hotmail Hotmail`). Never throws. */
 export function classifyMessage(payload: Buffer): MsnMessageContent {
   const mime = parseMime(payload);
-  const type = parseContentType(getHeader(mime, "Content-Type"));
+  const type = parseContentType(findHeader(mime, "Content-Type", "content-type"));
   const contentType = type.mediaType;
   const base = { contentType, mime };
   switch (contentType) {
     case "text/plain": {
-      const formatHeader = getHeader(mime, "X-MMS-IM-Format");
+      const formatHeader = findHeader(mime, "X-MMS-IM-Format", "x-mms-im-format");
       const text = normaliseLineBreaks(decodeBodyText(mime.body));
       const charset = type.params.get("charset") ?? null;
       return formatHeader === undefined
@@ -246,7 +355,7 @@ export function classifyMessage(payload: Buffer): MsnMessageContent {
         : { ...base, kind: "text", text, charset, format: parseTextFormat(formatHeader) };
     }
     case "text/x-msmsgscontrol":
-      return { ...base, kind: "typing", typingUser: getHeader(mime, "TypingUser") ?? null };
+      return { ...base, kind: "typing", typingUser: findHeader(mime, "TypingUser", "typinguser") ?? null };
     case "text/x-msnmsgr-datacast": {
       const idText = parseBodyFields(mime.body).get("ID");
       const id = idText !== undefined && /^\d+$/.test(idText) ? Number(idText) : null;
@@ -274,7 +383,7 @@ export function classifyMessage(payload: Buffer): MsnMessageContent {
       return { ...base, kind: "emoticon", animated: contentType === "text/x-mms-animemoticon", shortcuts };
     }
     case "application/x-msnmsgrp2p":
-      return { ...base, kind: "p2p", destination: getHeader(mime, "P2P-Dest") ?? null };
+      return { ...base, kind: "p2p", destination: findHeader(mime, "P2P-Dest", "p2p-dest") ?? null };
     case "text/x-clientcaps":
       return { ...base, kind: "clientcaps" };
     case "text/x-keepalive":
