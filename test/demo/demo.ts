@@ -186,6 +186,11 @@ async function startBridgeChild(configPath: string, cwd: string, logPath: string
     { cwd, stdio: ["ignore", "pipe", "pipe"] },
   );
   let recent = "";
+  let spawnError: Error | null = null;
+  child.once("error", (err) => {
+    spawnError = err;
+    recent += `\ncannot run the bridge: ${err.message} (setpriv is part of util-linux)\n`;
+  });
   const keep = (chunk: Buffer): void => {
     log.write(chunk);
     // Only the start-up line is looked for; a bounded window is enough.
@@ -193,9 +198,10 @@ async function startBridgeChild(configPath: string, cwd: string, logPath: string
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  // "close" also follows a failed spawn, where "exit" never comes.
+  const exited = new Promise<number | null>((done) => child.once("close", (code) => done(code)));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.exitCode === null && child.signalCode === null && !spawnError) {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await exited;
@@ -205,7 +211,7 @@ async function startBridgeChild(configPath: string, cwd: string, logPath: string
   };
   const deadline = Date.now() + 30_000;
   while (!recent.includes("appservice listening")) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`the bridge did not start; its log (${logPath}) ends with:\n${recent.slice(-3000)}`);
     }
