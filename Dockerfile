@@ -1,22 +1,27 @@
 # matrix-appservice-msn container image.
 #
 #   docker build -t matrix-appservice-msn .
-#   docker run --rm -v "$PWD/data:/data" matrix-appservice-msn -r -u http://bridge:8090
+#   docker run --rm -v "$PWD/data:/data" matrix-appservice-msn     # 1st: writes data/config.yaml
+#   $EDITOR data/config.yaml
+#   docker run --rm -v "$PWD/data:/data" matrix-appservice-msn     # 2nd: writes data/registration.yaml
+#   (add registration.yaml to the homeserver's app_service_config_files, restart the homeserver)
 #   docker run -d -v "$PWD/data:/data" -p 8090:8090 matrix-appservice-msn
 #
-# /data holds config.yaml (start from /app/config/config.sample.yaml; set appservice.hostname to
-# 0.0.0.0 so the port is reachable from outside the container), and the files the bridge writes
-# next to it by default: registration.yaml, msn-bridge.key, msn-bridge.db. It must be writable
-# by uid 1000 (the image's `node` user).
+# The default command is `--data-dir /data` (src/first-run.ts): each start does the next missing
+# step and exits 0 with a message, until config.yaml and registration.yaml are both there. /data
+# also gets the credentials key and the SQLite database; it must be writable by uid 1000 (the
+# image's `node` user). MSN_HOMESERVER_URL, MSN_HOMESERVER_DOMAIN, MSN_APPSERVICE_URL and
+# MSN_DATABASE_URI override their config keys (README "Container").
 
 # ---- build: dev dependencies, native addons, tsc -------------------------------------------------
 FROM node:24-bookworm AS build
 WORKDIR /app
 # better-sqlite3 ships prebuilt N-API binaries (linux x64/arm64 glibc), but npm still runs
-# `node-gyp rebuild` for it, which compiles nothing when a prebuild fits yet always needs Node's
-# headers: point node-gyp at the ones in this image rather than a download from nodejs.org.
-# (npm 11 warns that it does not know "nodedir"; node-gyp reads it from this variable.)
-ENV npm_config_nodedir=/usr/local \
+# `node-gyp rebuild` for it, which always needs Node's headers: point node-gyp at the ones in
+# this image rather than a download from nodejs.org (unreachable here). node-gyp reads
+# npm_package_config_node_gyp_* (npm 11's way to pass it options); npm_config_nodedir works too,
+# but npm 11 warns on every run that "nodedir" is not an npm option.
+ENV npm_package_config_node_gyp_nodedir=/usr/local \
     npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
@@ -24,7 +29,9 @@ ENV npm_config_nodedir=/usr/local \
 # package downloads a native library at install time), so stubs/ must be here before `npm ci`.
 COPY package.json package-lock.json ./
 COPY stubs ./stubs
-RUN npm ci
+# The cache mount keeps downloaded tarballs across builds whose package-lock.json changed,
+# without them landing in a layer.
+RUN --mount=type=cache,target=/root/.npm npm ci
 COPY tsconfig.json ./
 COPY src ./src
 # After pruning, drop better-sqlite3's SQLite sources, build intermediates and the binaries for
@@ -50,10 +57,11 @@ USER node
 VOLUME /data
 WORKDIR /data
 EXPOSE 8090
-# /live answers as soon as the appservice listens (the port in config.yaml; 8090 by default).
-# Node's own fetch: the slim image has no curl.
+# GET /live on the listener that /data/config.yaml (and MSN_* variables) configure, so a changed
+# appservice.port is followed. Node's own fetch: the slim image has no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8090/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node is PID 1: main.ts stops the bridge cleanly and exits 0 on SIGTERM/SIGINT.
+  CMD ["node", "/app/dist/src/healthcheck.js", "--data-dir", "/data"]
+# node is PID 1: main.ts stops the bridge cleanly (MSN logouts, store closed) and exits 0 on
+# SIGTERM/SIGINT. Arguments replace CMD: `-r -u URL` or `-c FILE` work too (WORKDIR is /data).
 ENTRYPOINT ["node", "/app/dist/src/main.js"]
-CMD ["-c", "/data/config.yaml"]
+CMD ["--data-dir", "/data"]
