@@ -29,6 +29,8 @@ export interface CoreOptions {
   reconnectWaitMs: number;
   /** How long a message chunk waits for the switchboard's ACK before it is resent (default 15 s). */
   ackTimeoutMs?: number;
+  /** How long `handlePortalMessage(…, {awaitDelivery})` waits for MSN (default DELIVERY_HOLD_MS). */
+  deliveryHoldMs?: number;
   /** Retry of MSN → Matrix sends while the homeserver cannot be reached. */
   homeserverRetry: RetryOptions;
   loginConcurrency: number;
@@ -36,6 +38,12 @@ export interface CoreOptions {
   forwardPresence: boolean;
   forwardDisplayname: boolean;
 }
+
+/**
+ * How long a Matrix transaction waits for one of its messages to reach MSN before it is
+ * acknowledged anyway (see handlePortalMessage).
+ */
+export const DELIVERY_HOLD_MS = 2000;
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -163,6 +171,8 @@ export class BridgeCore {
       autoConnect: true,
       friendlyName: ns.friendlyName,
     };
+    // Portals keep the login they were made for; that one is gone (or never connected again).
+    this.forgetPortalsOf(userId);
     // Adopt before any other await: the session holds back its events only until then.
     const puppet = new Puppet(this, login);
     this.puppets.set(userId, puppet);
@@ -333,6 +343,15 @@ export class BridgeCore {
     });
   }
 
+  /** Drops a user's portals from memory; the next event loads them again with the current login. */
+  private forgetPortalsOf(userId: string): void {
+    for (const [roomId, portal] of this.portals) {
+      if (portal.record.userId !== userId) continue;
+      portal.dispose();
+      this.portals.delete(roomId);
+    }
+  }
+
   async closePortalSwitchboards(userId: string): Promise<void> {
     await Promise.allSettled(
       [...this.portals.values()].filter((p) => p.record.userId === userId).map((p) => p.closeSwitchboards()),
@@ -473,10 +492,25 @@ export class BridgeCore {
       );
       return true;
     }
+    // The homeserver sends one transaction at a time for every room and user: waiting out a
+    // stalled contact (ACK timeouts, a reconnect) would hold up everyone else's messages with it.
+    // A message usually reaches MSN within milliseconds; past the hold it goes on in the
+    // background, in order, and ends delivered or with a not-bridged notice. A message queued
+    // behind an earlier one of the same chat is not waited for at all: that chat is slow already.
+    const goesOutNow = portal.outgoingPending === 0;
     const sent = portal
       .sendFromMatrix(eventId, content)
       .catch((e) => this.log.error("send failed", { roomId, error: String(e) }));
-    if (opts.awaitDelivery) await sent;
+    if (opts.awaitDelivery && goesOutNow) {
+      let hold: NodeJS.Timeout | undefined;
+      await Promise.race([
+        sent,
+        new Promise<void>(
+          (done) => (hold = setTimeout(done, this.options.deliveryHoldMs ?? DELIVERY_HOLD_MS)),
+        ),
+      ]);
+      clearTimeout(hold);
+    }
     return true;
   }
 

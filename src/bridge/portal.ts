@@ -122,6 +122,11 @@ export class Portal {
     return this.record.roomId;
   }
 
+  /** Matrix messages queued for MSN or on their way (0 when the next one goes out at once). */
+  get outgoingPending(): number {
+    return this.outgoing.size;
+  }
+
   get openSwitchboards(): number {
     return this.switchboards.size;
   }

@@ -76,6 +76,8 @@ export class Puppet implements PortalOwner {
   private loop: Promise<void> | null = null;
   /** Set while a drop has been announced, so a reconnect storm produces two notices, not fifty. */
   private announcedDrop = false;
+  /** When the current session logged in: who is online arrives just after (ILN burst). */
+  private connectedAt = 0;
 
   constructor(
     private readonly core: BridgeCore,
@@ -200,6 +202,7 @@ export class Puppet implements PortalOwner {
 
   private wire(ns: NotificationPort): void {
     this.ns = ns;
+    this.connectedAt = Date.now();
     ns.on("presence", ({ contact }) => this.core.updateGhost(contact));
     ns.on("reverseListAdd", ({ email, friendlyName }) => {
       const name = friendlyName && friendlyName !== email ? `${friendlyName} (${email})` : email;
@@ -285,10 +288,19 @@ export class Puppet implements PortalOwner {
       throw new NotDeliveredError("you are not connected to MSN right now", "not_connected");
     const ns = this.ns;
     if (!ns) throw new NotDeliveredError("you are not connected to MSN right now", "not_connected");
-    const reachable = emails.filter((e) => {
-      const status = ns.contacts.get(e.toLowerCase())?.status;
-      return status !== undefined && status !== "FLN";
-    });
+    const online = (): string[] =>
+      emails.filter((e) => {
+        const status = ns.contacts.get(e.toLowerCase())?.status;
+        return status !== undefined && status !== "FLN";
+      });
+    let reachable = online();
+    // Messages queued during a reconnect come right after login, before the ILN burst may have
+    // said who is online: give it the same grace as the ghosts get before calling anyone offline.
+    const sinceLogin = Date.now() - this.connectedAt;
+    if (reachable.length === 0 && sinceLogin < this.core.options.offlineGraceMs) {
+      await sleep(this.core.options.offlineGraceMs - sinceLogin);
+      reachable = online();
+    }
     if (reachable.length === 0) {
       const who = emails.length === 1 ? this.core.contactLabel(ns, emails[0]!) : "everyone in this chat";
       throw new NotDeliveredError(`${who} is offline`, "contact_offline");
