@@ -11,6 +11,7 @@ import { GhostIds } from "./bridge/ghost-ids.js";
 import type { NotificationFactory } from "./bridge/msn-ports.js";
 import { createAppservice, pingFromHomeserver } from "./matrix/appservice.js";
 import { healthHandlers } from "./matrix/health.js";
+import type { EarlyListener } from "./matrix/early-listener.js";
 import { registerBridgeMetrics, type BridgeGaugeSource } from "./matrix/prometheus.js";
 import { noMetrics, type BridgeMetrics } from "./bridge/metrics.js";
 import { MatrixGateway } from "./matrix/gateway.js";
@@ -69,7 +70,13 @@ export function msnSessionFactory(config: BridgeConfig): NotificationFactory {
 
 export async function startBridge(
   config: BridgeConfig,
-  opts: { configDir: string; registrationFile: string; port?: number | undefined },
+  opts: {
+    configDir: string;
+    registrationFile: string;
+    port?: number | undefined;
+    /** The appservice port, already bound (main.ts binds it before the libraries load). */
+    listener?: EarlyListener | undefined;
+  },
 ): Promise<RunningBridge> {
   const log = getLogger("bridge");
   const registration = loadRegistration(opts.registrationFile);
@@ -155,6 +162,7 @@ export async function startBridge(
   });
 
   await appservice.initialise();
+  opts.listener?.serve(appservice.transactional);
   await appservice.listen(opts.port ?? config.appservice.port, config.appservice.hostname);
   // The homeserver's ping (Matrix 1.7, POST /_matrix/app/v1/ping) lets operators and Synapse check
   // the bridge is reachable; a successful ping also makes Synapse retry backed-off transactions.
@@ -185,7 +193,8 @@ export async function startBridge(
     port: opts.port ?? config.appservice.port,
   });
   if (config.bridge.bot_displayname) {
-    await appservice
+    // Not awaited: puppets must not wait for the homeserver (it may be down or slow at start).
+    void appservice
       .getIntent()
       .ensureProfile(config.bridge.bot_displayname)
       .catch((e: unknown) => log.warn("could not set the bot's display name", { error: String(e) }));

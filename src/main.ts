@@ -11,6 +11,7 @@ import { activeEnvOverrides } from "./config/env-overrides.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { BridgeConfig } from "./config/schema.js";
 import { firstRun } from "./first-run.js";
+import { EarlyListener } from "./matrix/early-listener.js";
 
 /** config/config.sample.yaml, two levels above this compiled file (dist/src/ or /app/dist/src/). */
 const SAMPLE_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), "../../config/config.sample.yaml");
@@ -57,6 +58,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // The appservice port is bound before the bridge's libraries load (about a second of CPU), so
+  // probes get /health and /live at once and /ready says "starting" (early-listener.ts). With
+  // MATRIX_AS_TLS_* the library serves HTTPS itself and binds the port as before.
+  const tls = process.env.MATRIX_AS_TLS_KEY || process.env.MATRIX_AS_TLS_CERT;
+  const listener = tls
+    ? undefined
+    : await EarlyListener.listen(args.port ?? config.appservice.port, config.appservice.hostname);
   // The bridge's libraries load only to run: --help, -r and the first-run steps start faster
   // without them (a container healthcheck or a test spawns these often).
   const { createLogger, getLogger } = await import("./logging.js");
@@ -74,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
     configDir: dirname(resolve(args.config)),
     registrationFile,
     port: args.port ?? undefined,
+    listener,
   });
   await new Promise<void>((done) => {
     const stop = (signal: string): void => {

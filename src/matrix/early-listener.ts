@@ -1,0 +1,109 @@
+/**
+ * The appservice port, answered before the Matrix libraries load. matrix-appservice-bridge and
+ * what it pulls in (bot SDK, request, sanitize-html, express…) take about a second of CPU to
+ * load, during which the main thread's event loop is blocked; a probe that finds the port closed
+ * meanwhile counts a failure, and a homeserver's transactions meet "connection refused". So a
+ * worker thread (early-listener-worker.ts) binds the port within a few hundred milliseconds of
+ * the process start and answers:
+ *
+ * - `GET /health` 200 `OK` and `GET /live` 200, as the appservice will answer them later;
+ * - `GET /ready` 503 "starting" (readiness is decided by health.ts once the bridge runs);
+ * - anything else 503, which a homeserver retries like any failed transaction.
+ *
+ * When the appservice listens ({@link EarlyListener.serve}), the worker lets go of the port and
+ * the appservice's server binds it a moment later. (Binding both at once with SO_REUSEPORT would
+ * close even that gap, but would also let a second bridge started by mistake on the same port
+ * share it instead of failing with EADDRINUSE.)
+ */
+import { createServer, type RequestListener, type Server } from "node:http";
+import { Worker } from "node:worker_threads";
+
+/** The part of matrix-appservice's AppService that {@link EarlyListener.serve} touches. */
+export interface ServableAppService {
+  readonly expressApp: RequestListener;
+  listen(port: number, hostname: string, backlog: number, callback?: () => void): Promise<void> | undefined;
+  close(): Promise<void>;
+}
+
+type WorkerMessage = { listening: number } | { error: string; code?: string };
+
+export class EarlyListener {
+  private worker: Worker | null;
+
+  private constructor(
+    worker: Worker,
+    /** The bound port (the OS-assigned one when 0 was asked for). */
+    readonly port: number,
+    readonly hostname: string,
+  ) {
+    this.worker = worker;
+  }
+
+  /** Binds `hostname:port` in a worker thread; rejects like `server.listen` (EADDRINUSE…). */
+  static async listen(port: number, hostname: string): Promise<EarlyListener> {
+    const worker = new Worker(new URL("./early-listener-worker.js", import.meta.url), {
+      workerData: { port, hostname },
+      // A few MiB for a thread that lives a second or two.
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+    });
+    const message = await new Promise<WorkerMessage>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`early listener thread exited with ${code}`)));
+    });
+    if ("error" in message) {
+      await worker.terminate();
+      throw Object.assign(new Error(`listen ${hostname}:${port}: ${message.error}`), { code: message.code });
+    }
+    worker.removeAllListeners();
+    // A failure of the thread after this is no reason to fail the bridge: it only loses the
+    // answers while starting.
+    worker.on("error", () => undefined);
+    return new EarlyListener(worker, message.listening, hostname);
+  }
+
+  /**
+   * Makes matrix-appservice's AppService serve on this port: its `listen()` lets the worker go
+   * and binds its express app in its place; its `close()` closes that server.
+   * Call it before the Bridge's `listen()`, whose port and host arguments are then ignored.
+   */
+  serve(appService: ServableAppService): void {
+    let server: Server | null = null;
+    appService.listen = async (_port, _hostname, backlog) => {
+      await this.release();
+      const own = createServer(appService.expressApp);
+      await new Promise<void>((resolve, reject) => {
+        own.once("error", reject);
+        own.listen({ port: this.port, host: this.hostname, backlog }, () => {
+          own.off("error", reject);
+          resolve();
+        });
+      });
+      server = own;
+    };
+    appService.close = async () => {
+      await this.release();
+      const own = server;
+      server = null;
+      if (!own) return;
+      await new Promise<void>((resolve, reject) => {
+        own.close((e) => (e ? reject(e) : resolve()));
+        // Keep-alive connections would hold close() open until they time out.
+        own.closeIdleConnections();
+      });
+    };
+  }
+
+  /** Stops the worker's server and thread (idempotent). */
+  async release(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    worker.postMessage("stop");
+    // A worker that does not exit at once (a slow client holding a response) is ended.
+    const timer = setTimeout(() => void worker.terminate(), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
