@@ -316,7 +316,16 @@ export class Puppet implements PortalOwner {
       );
       if (!joined.some((r) => r.status === "fulfilled")) {
         const first = joined.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        throw first?.reason ?? new NotDeliveredError("nobody joined the chat");
+        const reason: unknown = first?.reason;
+        // Rung but never joined: their client hangs or ignores us. Say so, not "server timeout".
+        if (reason instanceof Error && reason.name === "MsnTimeoutError") {
+          const who =
+            reachable.length === 1 ? this.core.contactLabel(ns, reachable[0]!) : "nobody in this chat";
+          throw new NotDeliveredError(
+            `${who} did not join the chat within ${Math.round(this.core.options.joinTimeoutMs / 1000)} s`,
+          );
+        }
+        throw reason ?? new NotDeliveredError("nobody joined the chat");
       }
       this.core.metrics.switchboardSetup(secondsSince(started));
       return sb;

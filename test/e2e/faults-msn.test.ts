@@ -292,8 +292,10 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
         60_000,
       );
       for (const text of texts) await user.sendText(bobRoom, text);
-      await bob.waitForMessage((m) => m.text === "in flight 1", 20_000);
-      await sleep(500);
+      const { sb } = await bob.waitForMessage((m) => m.text === "in flight 1", 20_000);
+      // The other direction keeps working while Alice's message waits for its ACK.
+      await sb.sendText("Bob while Alice's message is in flight");
+      await user.waitForMessage(bobRoom, "Bob while Alice's message is in flight", 20_000);
       assert.deepEqual(arrivals(bob, texts), ["in flight 1"], "one message in flight at a time per chat");
       releaseAcks();
       msn.dropConnections(ALICE.email, { ns: false, sb: true, reset: true });
@@ -495,6 +497,34 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
       assert.equal(user.client.getRooms().length, roomsBefore, "no new rooms");
       const outages = noticesSince(since).filter((n) => n.startsWith("⚠️"));
       assert.equal(outages.length, 1, `one outage notice: ${outages.join(" | ")}`);
+    },
+  );
+
+  test(
+    "11. a contact who never joins (invitation lost): only that chat waits join_timeout_seconds, then a not-bridged reply; the other chat flows",
+    STEP,
+    async () => {
+      // No switchboard with Carol is left: the next message has to invite her.
+      await carol.leaveChatsWith(ALICE.email);
+      const noRing = msn.dropReplies(
+        (ctx) => ctx.email === CAROL.email && ctx.connection === "ns" && ctx.name === "RNG",
+      );
+      try {
+        const t0 = Date.now();
+        const eventId = await user.sendText(carolRoom, "anybody home?");
+        await roundTrip(bob, bobRoom, "while Carol does not answer 1");
+        await roundTrip(bob, bobRoom, "while Carol does not answer 2");
+        const flowedMs = Date.now() - t0;
+        const reply = await notBridgedReplyTo(carolRoom, eventId);
+        const refusedMs = Date.now() - t0;
+        assert.match(reply, /Carol \(carol@hotmail\.test\) did not join the chat within 5 s/);
+        assert.ok(refusedMs >= 5000, `refused after the join timeout (${refusedMs} ms)`);
+        assert.ok(flowedMs < refusedMs, `Bob's chat (${flowedMs} ms) did not wait for Carol's`);
+      } finally {
+        noRing();
+      }
+      await roundTrip(carol, carolRoom, "after the lost invitation");
+      assert.equal(received(carol, "anybody home?"), 0);
     },
   );
 });
