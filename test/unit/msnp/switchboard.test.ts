@@ -350,6 +350,31 @@ describe("SwitchboardSession messages", () => {
     assert.deepEqual(await sending, [Number(first.tokens[1]), Number(second.tokens[1])]);
   });
 
+  test("skipChunks resumes a split message after its acknowledged chunks; onChunkDone counts them", async () => {
+    const { board, peer } = await openAsCaller();
+    const text = "x".repeat(2000) + "y".repeat(2000) + "z".repeat(500); // three chunks
+    const send = async (skipChunks: number): Promise<{ bodies: string[]; done: number[] }> => {
+      const done: number[] = [];
+      const sending = board.sendText(text, { ack: "A", skipChunks, onChunkDone: (i) => done.push(i) });
+      const bodies: string[] = [];
+      for (;;) {
+        const { tokens, payload } = await peer.readPayloadCommand();
+        bodies.push(payload.subarray(payload.indexOf("\r\n\r\n") + 4).toString("utf8"));
+        peer.sendLines(`ACK ${tokens[1]}`);
+        if (await peer.silentFor(50)) break; // the next chunk follows its predecessor's ACK at once
+      }
+      await sending;
+      return { bodies, done };
+    };
+    const all = await send(0);
+    assert.equal(all.bodies.join(""), text);
+    assert.deepEqual(all.done, [0, 1, 2]);
+    const rest = await send(1);
+    assert.deepEqual(rest.bodies, all.bodies.slice(1), "the same split, minus the first chunk");
+    assert.deepEqual(rest.done, [1, 2]);
+    await assert.rejects(board.sendText("a", { skipChunks: -1 }), MsnArgumentError);
+  });
+
   test("ack N: a later NAK is reported as deliveryFailed", async () => {
     const { board, peer } = await openAsCaller();
     const [trId] = await board.sendText("hello");
