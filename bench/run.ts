@@ -5,7 +5,7 @@
  * only proves the scripts work.
  */
 import { parseArgs } from "node:util";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { BENCHMARKS, runSuite, type BenchmarkName } from "./suite.js";
 import { renderTable } from "./lib/table.js";
 
@@ -41,6 +41,8 @@ if (scalePuppets?.some((k) => !Number.isInteger(k) || k < 1 || k > 20_000)) {
   process.exit(2);
 }
 const started = Date.now();
+// Other work on the machine stretches every wall-clock figure; the report says how much there was.
+const loadBefore = loadavg()[0]!;
 const figures = await runSuite({
   quick,
   only: only.filter(isBenchmark),
@@ -52,5 +54,5 @@ process.stdout.write(
   `\nmatrix-appservice-msn benchmarks${quick ? " (QUICK: proves the scripts run; figures are not meaningful)" : ""}\n` +
     `node ${process.version}, ${cpus().length} × ${cpu}, loopback, stub homeserver\n\n` +
     `${renderTable(figures)}\n\n` +
-    `wall time ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    `wall time ${((Date.now() - started) / 1000).toFixed(1)} s; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after (${cpus().length} cores)\n`,
 );
