@@ -51,6 +51,7 @@ export interface DecoderOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
+const SPACE = 0x20;
 
 /** Partial-line storage above this size is released once its line completes (memory per connection). */
 const RETAINED_LINE_BUFFER_BYTES = 256;
@@ -79,7 +80,34 @@ function isDigits(text: string): boolean {
 function digitsValue(digits: string): number {
   let start = 0;
   while (start < digits.length - 1 && digits.charCodeAt(start) === 0x30) start++;
-  return digits.length - start > 15 ? Number.POSITIVE_INFINITY : Number(digits.slice(start));
+  if (digits.length - start > 15) return Number.POSITIVE_INFINITY;
+  let value = 0;
+  for (let i = start; i < digits.length; i++) value = value * 10 + (digits.charCodeAt(i) - 0x30);
+  return value;
+}
+
+/** Whether a byte may appear in a command name (`[A-Z0-9]`). */
+function isNameByte(byte: number): boolean {
+  return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39);
+}
+
+/**
+ * Command names seen so far, by their three bytes: every line then shares one string per name
+ * instead of slicing a new one (cheaper to make, to look up in sets, to switch on). Bounded:
+ * at most 36³ names exist, and past {@link MAX_INTERNED_NAMES} new ones are simply not kept.
+ */
+const internedNames = new Map<number, string>();
+const MAX_INTERNED_NAMES = 1024;
+
+function commandName(bytes: Buffer, start: number): string {
+  const key =
+    ((bytes[start] as number) << 16) | ((bytes[start + 1] as number) << 8) | (bytes[start + 2] as number);
+  let name = internedNames.get(key);
+  if (name === undefined) {
+    name = bytes.toString("latin1", start, start + 3);
+    if (internedNames.size < MAX_INTERNED_NAMES) internedNames.set(key, name);
+  }
+  return name;
 }
 
 /** Splits on single spaces, keeping empty fields, like `split(" ")` but without a throwaway first token. */
@@ -95,6 +123,17 @@ function splitArgs(line: string, from: number): string[] {
     args.push(line.slice(start, space));
     start = space + 1;
   }
+}
+
+/** Decodes `bytes[start, end)`, which must be valid UTF-8. */
+function decodeLine(bytes: Buffer, start: number, end: number): string {
+  const text = bytes.toString("utf8", start, end);
+  // Invalid UTF-8 always decodes to at least one U+FFFD, so only text containing one (rare: valid
+  // text may spell it too) needs the validator.
+  if (text.includes("\uFFFD") && !isUtf8(bytes.subarray(start, end))) {
+    throw new FramingError("invalid-utf8", "command line is not valid UTF-8");
+  }
+  return text;
 }
 
 /**
@@ -286,19 +325,33 @@ export class CommandDecoder {
     }
     if (end === start) return null; // tolerate blank lines
 
-    // Invalid UTF-8 always decodes to at least one U+FFFD, so only a line containing one (rare:
-    // valid text may spell it too) needs the validator.
-    const line = bytes.toString("utf8", start, end);
-    if (line.includes("\uFFFD") && !isUtf8(bytes.subarray(start, end))) {
-      throw new FramingError("invalid-utf8", "command line is not valid UTF-8");
+    // The usual line starts with a well-formed name and a space (or ends there): the name comes
+    // from the bytes and only the arguments are decoded.
+    const nameEnd = start + 3;
+    let name: string;
+    let args: string[];
+    if (
+      // (Bounds first: past `end` lie the terminator or, in the line buffer, stale bytes.)
+      nameEnd <= end &&
+      (nameEnd === end || bytes[nameEnd] === SPACE) &&
+      isNameByte(bytes[start] as number) &&
+      isNameByte(bytes[start + 1] as number) &&
+      isNameByte(bytes[start + 2] as number)
+    ) {
+      name = commandName(bytes, start);
+      args = nameEnd === end ? [] : splitArgs(decodeLine(bytes, nameEnd + 1, end), 0);
+    } else {
+      const line = decodeLine(bytes, start, end);
+      const firstSpace = line.indexOf(" ");
+      name = firstSpace === -1 ? line : line.slice(0, firstSpace);
+      if (!isCommandName(name)) {
+        throw new FramingError(
+          "malformed-line",
+          `malformed command name ${JSON.stringify(name.slice(0, 16))}`,
+        );
+      }
+      args = firstSpace === -1 ? [] : splitArgs(line, firstSpace + 1);
     }
-
-    const firstSpace = line.indexOf(" ");
-    const name = firstSpace === -1 ? line : line.slice(0, firstSpace);
-    if (!isCommandName(name)) {
-      throw new FramingError("malformed-line", `malformed command name ${JSON.stringify(name.slice(0, 16))}`);
-    }
-    const args = firstSpace === -1 ? [] : splitArgs(line, firstSpace + 1);
     if (!this.payloadCommands.has(name)) {
       return { name, args, payload: null };
     }

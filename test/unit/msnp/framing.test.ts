@@ -95,6 +95,106 @@ describe("CommandDecoder", () => {
     ]);
   });
 
+  describe("reads split anywhere", () => {
+    test("CR and LF in different reads, for every line of a stream", () => {
+      const text = "QNG 50\r\nCHL 0 29409134351025259292\r\nFLN bob@example.com\r\n";
+      const decoder = new CommandDecoder();
+      const got: MsnCommand[] = [];
+      // Each read ends right after a CR, so every LF opens the next read.
+      for (const piece of text.split(/(?<=\r)/)) got.push(...decoder.push(Buffer.from(piece)));
+      assert.deepEqual(
+        got.map((c) => `${c.name} ${c.args.join(" ")}`),
+        ["QNG 50", "CHL 0 29409134351025259292", "FLN bob@example.com"],
+      );
+      assert.equal(decoder.bufferedBytes, 0);
+    });
+
+    test("a payload split into three reads at every pair of offsets decodes identically", () => {
+      const payload = Buffer.from(MULTIBYTE_BODY, "utf8");
+      const stream = Buffer.concat([
+        Buffer.from(`MSG bob@example.com Bob ${payload.length}\r\n`),
+        payload,
+        Buffer.from("QNG 5\r\n"),
+      ]);
+      const payloadStart = stream.length - payload.length - "QNG 5\r\n".length;
+      for (let a = payloadStart - 2; a < stream.length; a += 1) {
+        for (let b = a; b <= stream.length; b += 7) {
+          const decoder = new CommandDecoder();
+          const got = decodeAll(decoder, stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b));
+          assert.deepEqual(
+            got.map((c) => c.name),
+            ["MSG", "QNG"],
+            `cuts at ${a}, ${b}`,
+          );
+          assert.deepEqual(got[0]?.payload, payload, `cuts at ${a}, ${b}`);
+        }
+      }
+    });
+
+    test("many commands in one read, each with its own payload", () => {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 2000; i += 1) {
+        const body = Buffer.from(`Content-Type: text/plain\r\n\r\nmessage ${i} ✓`);
+        parts.push(
+          Buffer.from(
+            `NLN NLN c${i}@example.com Name%20${i} 0\r\nMSG c${i}@example.com N ${body.length}\r\n`,
+          ),
+        );
+        parts.push(body);
+      }
+      const commands = new CommandDecoder().push(Buffer.concat(parts));
+      assert.equal(commands.length, 4000);
+      assert.deepEqual(commands[3998]?.args, ["NLN", "c1999@example.com", "Name%201999", "0"]);
+      assert.equal(commands[3999]?.payload?.toString().endsWith("message 1999 ✓"), true);
+    });
+
+    test("a payload is a copy: reusing the read buffer afterwards does not change it", () => {
+      const read = Buffer.from("MSG a b 5\r\nhello");
+      const [command] = new CommandDecoder().push(read);
+      read.fill(0x78);
+      assert.equal(command?.payload?.toString(), "hello");
+    });
+
+    test("a short line after a longer split one sees none of the longer line's bytes", () => {
+      // Both lines pass through the partial-line buffer; the second is shorter than three bytes,
+      // so a name check reading past its end would find the first line's leftovers ("G 5…").
+      const decoder = new CommandDecoder();
+      assert.deepEqual(decodeAll(decoder, "QNG 5", "0\r\n").length, 1);
+      assertFraming(() => decodeAll(decoder, "AB", "\n"), "malformed-line");
+    });
+
+    test("a large payload trickled in tiny reads holds only what arrived and completes in linear time", () => {
+      const size = 1024 * 1024;
+      const decoder = new CommandDecoder();
+      assert.deepEqual(decoder.push(Buffer.from(`MSG Hotmail Hotmail ${size}\r\n`)), []);
+      assert.deepEqual(decoder.push(Buffer.alloc(10, 0x61)), []);
+      // The announced megabyte is not reserved up front.
+      assert.equal(decoder.bufferedBytes, 10);
+      const body = Buffer.alloc(size - 10);
+      for (let i = 0; i < body.length; i += 1) body[i] = i % 251;
+      const started = performance.now();
+      const got: MsnCommand[] = [];
+      for (let i = 0; i < body.length; i += 5) got.push(...decoder.push(body.subarray(i, i + 5)));
+      const elapsed = performance.now() - started;
+      assert.equal(got.length, 1);
+      assert.deepEqual(got[0]?.payload, Buffer.concat([Buffer.alloc(10, 0x61), body]));
+      assert.equal(decoder.bufferedBytes, 0);
+      assert.ok(elapsed < 3000, `took ${elapsed.toFixed(0)} ms`);
+    });
+
+    test("valid UTF-8 that spells U+FFFD is accepted; a lone continuation byte is not", () => {
+      const [command] = new CommandDecoder().push(Buffer.from("REA 1 a@b.c x\uFFFDy\r\n", "utf8"));
+      assert.deepEqual(command?.args, ["1", "a@b.c", "x\uFFFDy"]);
+      assertFraming(
+        () =>
+          new CommandDecoder().push(
+            Buffer.concat([Buffer.from("REA 1 a@b.c x"), Buffer.from([0x80, 0x0d, 0x0a])]),
+          ),
+        "invalid-utf8",
+      );
+    });
+  });
+
   describe("bad input", () => {
     test("negative length on MSG", () => {
       assertFraming(() => decodeAll(new CommandDecoder(), "MSG a b -5\r\n"), "bad-length");
