@@ -72,14 +72,236 @@ function findHeaderEnd(payload: Buffer): { end: number; bodyStart: number } {
   return { end: n, bodyStart: n };
 }
 
+/**
+ * `findField` for one name: the trimmed value of the first `name: value` line of `text` whose
+ * trimmed name lower-cases to `wanted`, found without building the other fields.
+ */
+function findField(text: string, name: string, wanted: string): string | undefined {
+  let lineStart = 0;
+  let colon = -2;
+  while (lineStart <= text.length) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    const next = lineEnd === -1 ? text.length + 1 : lineEnd + 1;
+    if (lineEnd === -1) lineEnd = text.length;
+    if (lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+    if (colon !== -1 && colon < lineStart) colon = text.indexOf(":", lineStart);
+    if (colon === -1) return undefined;
+    if (colon > lineStart && colon < lineEnd && fieldNameIs(text, lineStart, colon, name, wanted)) {
+      return trimField(text, colon + 1, lineEnd);
+    }
+    lineStart = next;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `text.slice(start, end).trim().toLowerCase() === wanted`, in place for ASCII names.
+ * `name` is the usual spelling, checked first.
+ */
+function fieldNameIs(text: string, start: number, end: number, name: string, wanted: string): boolean {
+  if (end - start === name.length && text.startsWith(name, start)) return true;
+  const s = skipSpaces(text, start, end);
+  const e = skipSpacesBack(text, s, end);
+  let printable = s < e;
+  for (let i = s; i < e && printable; i++) {
+    const c = text.charCodeAt(i);
+    printable = c > 0x20 && c < 0x7f;
+  }
+  if (!printable) return text.slice(start, end).trim().toLowerCase() === wanted;
+  if (e - s !== wanted.length) return false;
+  for (let i = 0; i < wanted.length; i++) {
+    const c = text.charCodeAt(s + i);
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== wanted.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * A parsed payload whose header list is built on first use: classifying a message needs one or
+ * two headers, which are found in the decoded header block directly.
+ */
+class LazyMimeMessage implements MimeMessage {
+  readonly body: Buffer;
+  readonly #payload: Buffer;
+  readonly #headerEnd: number;
+  #headerText: string | null = null;
+  #headers: Array<[string, string]> | null = null;
+
+  constructor(payload: Buffer, headerEnd: number, bodyStart: number) {
+    this.#payload = payload;
+    this.#headerEnd = headerEnd;
+    this.body = payload.subarray(bodyStart);
+  }
+
+  /** The header block decoded as UTF-8 (once). */
+  get #text(): string {
+    this.#headerText ??= this.#payload.toString("utf8", 0, this.#headerEnd);
+    return this.#headerText;
+  }
+
+  get headers(): Array<[string, string]> {
+    if (this.#headers === null) {
+      const headers: Array<[string, string]> = [];
+      forEachField(this.#text, (name, value) => {
+        headers.push([name, value]);
+      });
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  set headers(headers: Array<[string, string]>) {
+    this.#headers = headers;
+  }
+
+  /** {@link getHeader} with the lower-cased name given. */
+  header(name: string, wanted: string): string | undefined {
+    if (this.#headers !== null) return findHeader(this, name, wanted);
+    if (this.#headerText === null) {
+      const value = findFieldInBytes(this.#payload, this.#headerEnd, wanted);
+      if (value !== null) return value;
+    }
+    return findField(this.#text, name, wanted);
+  }
+
+  /** Logged and serialised like the plain `{ headers, body }` it stands for. */
+  toJSON(): MimeMessage {
+    return { headers: this.headers, body: this.body };
+  }
+}
+
+const COLON = 0x3a;
+
+/**
+ * {@link findField} over the undecoded header block `bytes[0, end)`, for header names made of
+ * printable ASCII (all real ones): returns the value, undefined when no line has that name, or
+ * null when a name is anything else (non-ASCII, tabs…), which only the string path gets exactly
+ * right. Decoding just the value is equivalent to slicing the decoded block: the value is bounded
+ * by ASCII bytes, where UTF-8 decoding always resynchronises.
+ */
+function findFieldInBytes(bytes: Buffer, end: number, wanted: string): string | undefined | null {
+  let lineStart = 0;
+  while (lineStart <= end) {
+    let lineEnd = lineStart;
+    while (lineEnd < end && bytes[lineEnd] !== LF) lineEnd++;
+    const next = lineEnd + 1;
+    if (lineEnd > lineStart && bytes[lineEnd - 1] === CR) lineEnd--;
+    let colon = lineStart;
+    while (colon < lineEnd && bytes[colon] !== COLON) colon++;
+    if (colon > lineStart && colon < lineEnd) {
+      let s = lineStart;
+      let e = colon;
+      while (s < e && bytes[s] === 0x20) s++;
+      while (e > s && bytes[e - 1] === 0x20) e--;
+      let matches = e - s === wanted.length;
+      for (let i = s; i < e; i++) {
+        const c = bytes[i] as number;
+        if (c <= 0x20 || c >= 0x7f) return null;
+        if (matches && (c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== wanted.charCodeAt(i - s)) {
+          matches = false;
+        }
+      }
+      if (matches) {
+        const value = bytes.toString("utf8", colon + 1, lineEnd);
+        return trimField(value, 0, value.length);
+      }
+    }
+    lineStart = next;
+  }
+  return undefined;
+}
+
 /** Splits a payload into headers and body. Header names keep their case; use {@link getHeader}. */
 export function parseMime(payload: Buffer): MimeMessage {
   const { end, bodyStart } = findHeaderEnd(payload);
-  const headers: Array<[string, string]> = [];
-  forEachField(payload.toString("utf8", 0, end), (name, value) => {
-    headers.push([name, value]);
-  });
-  return { headers, body: payload.subarray(bodyStart) };
+  return new LazyMimeMessage(payload, end, bodyStart);
+}
+
+/** Whether `text[start, end)` is one or more ASCII letters with nothing `trim()` would remove. */
+function isAsciiWord(text: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i) | 0x20; // folds A-Z onto a-z
+    if (c < 0x61 || c > 0x7a) return false;
+  }
+  return true;
+}
+
+/** Skips ASCII spaces forwards from `start`. */
+function skipSpaces(text: string, start: number, end: number): number {
+  while (start < end && text.charCodeAt(start) === 0x20) start++;
+  return start;
+}
+
+/** Skips ASCII spaces backwards from `end`. */
+function skipSpacesBack(text: string, start: number, end: number): number {
+  while (end > start && text.charCodeAt(end - 1) === 0x20) end--;
+  return end;
+}
+
+/** The X-MMS-IM-Format field names the parser reads; anything else is ignored. */
+const FORMAT_KEYS = ["FN", "EF", "CO", "CS", "PF", "RL"] as const;
+
+/**
+ * `text.slice(start, end).trim().toUpperCase()` when that is one of {@link FORMAT_KEYS}, else "".
+ * The usual two ASCII letters are compared in place; anything else takes the exact slow path
+ * (Unicode case mapping: `ſ` upper-cases to `S`).
+ */
+function upperFieldName(text: string, start: number, end: number): string {
+  const s = skipSpaces(text, start, end);
+  const e = skipSpacesBack(text, s, end);
+  if (e - s === 2 && isAsciiWord(text, s, e)) {
+    const first = text.charCodeAt(s) & ~0x20;
+    const second = text.charCodeAt(s + 1) & ~0x20;
+    for (const key of FORMAT_KEYS) {
+      if (key.charCodeAt(0) === first && key.charCodeAt(1) === second) return key;
+    }
+    return "";
+  }
+  const key = text.slice(start, end).trim().toUpperCase();
+  return (FORMAT_KEYS as readonly string[]).includes(key) ? key : "";
+}
+
+/** Whether `text.slice(start, end).trim().toLowerCase() === wanted` (`wanted` lower-case ASCII). */
+function lowerNameEquals(text: string, start: number, end: number, wanted: string): boolean {
+  const s = skipSpaces(text, start, end);
+  const e = skipSpacesBack(text, s, end);
+  if (isAsciiWord(text, s, e)) {
+    if (e - s !== wanted.length) return false;
+    for (let i = 0; i < wanted.length; i++) {
+      if ((text.charCodeAt(s + i) | 0x20) !== wanted.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+  return text.slice(start, end).trim().toLowerCase() === wanted;
+}
+
+/**
+ * `parseContentType(value)` reduced to what the classifier needs, without building the parameter
+ * map: the media type and, when asked for, one parameter (the last one of that name, as the map).
+ */
+function contentTypeOf(
+  value: string | undefined,
+  param: string | null,
+): { mediaType: string; param: string | null } {
+  const text = value ?? "";
+  let semicolon = text.indexOf(";");
+  const mediaType = (semicolon === -1 ? text : text.slice(0, semicolon)).trim().toLowerCase();
+  let found: string | null = null;
+  while (param !== null && semicolon !== -1) {
+    const start = semicolon + 1;
+    semicolon = text.indexOf(";", start);
+    const end = semicolon === -1 ? text.length : semicolon;
+    const eq = text.indexOf("=", start);
+    if (eq === -1 || eq >= end || !lowerNameEquals(text, start, eq, param)) continue;
+    found = unquote(text.slice(eq + 1, end).trim());
+  }
+  return { mediaType, param: found };
+}
+
+/** A parameter value without its surrounding double quotes, if it has them. */
+function unquote(raw: string): string {
+  return raw.charCodeAt(0) === 0x22 ? raw.replace(/^"(.*)"$/, "$1") : raw;
 }
 
 /** Whether `key` names the header whose lower-cased name is `wanted`; `name` is the caller's spelling. */
@@ -106,7 +328,9 @@ function findHeader(message: MimeMessage, name: string, wanted: string): string 
 
 /** Case-insensitive header lookup (first occurrence). */
 export function getHeader(message: MimeMessage, name: string): string | undefined {
-  return findHeader(message, name, name.toLowerCase());
+  return message instanceof LazyMimeMessage
+    ? message.header(name, name.toLowerCase())
+    : findHeader(message, name, name.toLowerCase());
 }
 
 /** Builds a payload; header names/values must not contain line breaks. */
@@ -144,7 +368,7 @@ export function parseContentType(value: string | undefined): ContentType {
     if (eq === -1) continue;
     const key = part.slice(0, eq).trim().toLowerCase();
     const raw = part.slice(eq + 1).trim();
-    params.set(key, raw.charCodeAt(0) === 0x22 ? raw.replace(/^"(.*)"$/, "$1") : raw);
+    params.set(key, unquote(raw));
   }
   return { mediaType, params };
 }
@@ -218,8 +442,8 @@ export function parseTextFormat(value: string): TextFormat {
     if (eq !== -1 && eq < start) eq = value.indexOf("=", start);
     if (eq === -1) break;
     if (eq < end) {
-      const key = value.slice(start, eq).trim().toUpperCase();
-      const fieldValue = trimField(value, eq + 1, end);
+      const key = upperFieldName(value, start, eq);
+      const fieldValue = key.length === 0 ? "" : trimField(value, eq + 1, end);
       switch (key) {
         case "FN":
           font = fieldValue;
@@ -339,23 +563,72 @@ const MAIL_TYPES = new Set([
   "text/x-msmsgsoimnotification",
 ]);
 
+/**
+ * Memo for the classifier's pure parses of short header values. They repeat all the time: a
+ * handful of `Content-Type` values exist, and a client sends its user's `X-MMS-IM-Format` unchanged
+ * with every message. Bounded in entries and key length; emptied when full (a flood of distinct
+ * values costs one parse each, as without the memo).
+ */
+class HeaderValueMemo<T> {
+  private readonly entries = new Map<string, T>();
+  /**
+   * The last few values, checked by plain string comparison before the map: a fresh string's
+   * hash costs a pass over it, comparing against a few recent values usually does not.
+   */
+  private readonly recentKeys: string[] = [];
+  private readonly recentValues: T[] = [];
+  private nextRecent = 0;
+
+  constructor(
+    private readonly parse: (value: string) => T,
+    private readonly maxEntries = 512,
+    private readonly maxValueLength = 256,
+  ) {}
+
+  get(value: string): T {
+    for (let i = 0; i < this.recentKeys.length; i++) {
+      if (this.recentKeys[i] === value) return this.recentValues[i] as T;
+    }
+    if (value.length > this.maxValueLength) return this.parse(value);
+    let parsed = this.entries.get(value);
+    if (parsed === undefined) {
+      if (this.entries.size >= this.maxEntries) this.entries.clear();
+      parsed = this.parse(value);
+      this.entries.set(value, parsed);
+    }
+    this.recentKeys[this.nextRecent] = value;
+    this.recentValues[this.nextRecent] = parsed;
+    this.nextRecent = (this.nextRecent + 1) % RECENT_HEADER_VALUES;
+    return parsed;
+  }
+}
+
+const RECENT_HEADER_VALUES = 4;
+
+const CONTENT_TYPES = new HeaderValueMemo((value) => {
+  const { mediaType, param } = contentTypeOf(value, "charset");
+  return { mediaType, charset: param };
+});
+const TEXT_FORMATS = new HeaderValueMemo(parseTextFormat);
+
 /** Classifies a `MSG` payload (switchboard or `MSG Hotmail Hotmail`). Never throws. */
 export function classifyMessage(payload: Buffer): MsnMessageContent {
-  const mime = parseMime(payload);
-  const type = parseContentType(findHeader(mime, "Content-Type", "content-type"));
-  const contentType = type.mediaType;
+  const { end, bodyStart } = findHeaderEnd(payload);
+  const mime = new LazyMimeMessage(payload, end, bodyStart);
+  const contentTypeHeader = CONTENT_TYPES.get(mime.header("Content-Type", "content-type") ?? "");
+  const contentType = contentTypeHeader.mediaType;
   const base = { contentType, mime };
   switch (contentType) {
     case "text/plain": {
-      const formatHeader = findHeader(mime, "X-MMS-IM-Format", "x-mms-im-format");
+      const formatHeader = mime.header("X-MMS-IM-Format", "x-mms-im-format");
       const text = normaliseLineBreaks(decodeBodyText(mime.body));
-      const charset = type.params.get("charset") ?? null;
+      const charset = contentTypeHeader.charset;
       return formatHeader === undefined
         ? { ...base, kind: "text", text, charset }
-        : { ...base, kind: "text", text, charset, format: parseTextFormat(formatHeader) };
+        : { ...base, kind: "text", text, charset, format: { ...TEXT_FORMATS.get(formatHeader) } };
     }
     case "text/x-msmsgscontrol":
-      return { ...base, kind: "typing", typingUser: findHeader(mime, "TypingUser", "typinguser") ?? null };
+      return { ...base, kind: "typing", typingUser: mime.header("TypingUser", "typinguser") ?? null };
     case "text/x-msnmsgr-datacast": {
       const idText = parseBodyFields(mime.body).get("ID");
       const id = idText !== undefined && /^\d+$/.test(idText) ? Number(idText) : null;
@@ -383,7 +656,7 @@ export function classifyMessage(payload: Buffer): MsnMessageContent {
       return { ...base, kind: "emoticon", animated: contentType === "text/x-mms-animemoticon", shortcuts };
     }
     case "application/x-msnmsgrp2p":
-      return { ...base, kind: "p2p", destination: findHeader(mime, "P2P-Dest", "p2p-dest") ?? null };
+      return { ...base, kind: "p2p", destination: mime.header("P2P-Dest", "p2p-dest") ?? null };
     case "text/x-clientcaps":
       return { ...base, kind: "clientcaps" };
     case "text/x-keepalive":

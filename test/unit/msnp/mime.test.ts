@@ -51,6 +51,62 @@ describe("parseMime / buildMime", () => {
   });
 });
 
+describe("header lookup", () => {
+  test("names match whatever their case, spacing or (odd) whitespace; the first one wins", () => {
+    const mime = parseMime(
+      crlf([
+        "Ünïcode-Name: first",
+        "content-TYPE\t : text/plain",
+        " TypingUser :  bob@example.com ",
+        "Content-Type: text/html",
+        "",
+        "",
+      ]),
+    );
+    assert.equal(getHeader(mime, "Content-Type"), "text/plain");
+    assert.equal(getHeader(mime, "typinguser"), "bob@example.com");
+    assert.equal(getHeader(mime, "ÜNÏCODE-NAME"), "first");
+    assert.equal(getHeader(mime, "Missing"), undefined);
+  });
+
+  test("multibyte values are decoded whole", () => {
+    const mime = parseMime(Buffer.from("TypingUser: jürgen@例え.jp\r\n\r\n", "utf8"));
+    assert.equal(getHeader(mime, "TypingUser"), "jürgen@例え.jp");
+  });
+
+  test("the header list is the same whether asked for before or after a lookup", () => {
+    const payload = crlf(["MIME-Version: 1.0", "Content-Type: text/plain", "X-A:b", "", "body"]);
+    const expected = [
+      ["MIME-Version", "1.0"],
+      ["Content-Type", "text/plain"],
+      ["X-A", "b"],
+    ];
+    const looked = parseMime(payload);
+    assert.equal(getHeader(looked, "x-a"), "b");
+    assert.deepEqual(looked.headers, expected);
+    assert.deepEqual(parseMime(payload).headers, expected);
+    const content = classifyMessage(payload);
+    assert.deepEqual(content.mime.headers, expected);
+    assert.deepEqual(JSON.parse(JSON.stringify(content.mime)).headers, expected);
+    // A list changed by its user is what later lookups see.
+    looked.headers.unshift(["Content-Type", "text/x-changed"]);
+    assert.equal(getHeader(looked, "content-type"), "text/x-changed");
+  });
+
+  test("a huge header block of lines without a colon is parsed in linear time", () => {
+    const payload = Buffer.concat([
+      Buffer.alloc(3 * 350_000, "x\r\n"),
+      Buffer.from("Content-Type: text/plain\r\n\r\nhi"),
+    ]);
+    const started = performance.now();
+    const content = classifyMessage(payload);
+    assert.equal(content.kind === "text" && content.text, "hi");
+    assert.equal(parseMime(payload).headers.length, 1);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 2000, `took ${elapsed.toFixed(0)} ms`);
+  });
+});
+
 describe("X-MMS-IM-Format", () => {
   test("BGR colours convert to #rrggbb (msnp.md §8.4)", () => {
     assert.equal(bgrToRgb("ff"), "#ff0000");
@@ -98,6 +154,28 @@ describe("X-MMS-IM-Format", () => {
     assert.equal(bad.color, undefined);
     assert.equal(bad.charset, undefined);
     assert.equal(bad.font, undefined);
+  });
+
+  test("the last of a repeated field wins; keys are trimmed and any case; huge values stay linear", () => {
+    const format = parseTextFormat(" co = ff ;CO=ff00; Ef=i ;junk;=;;  fn=A%20B");
+    assert.equal(format.color, "#00ff00");
+    assert.equal(format.italic, true);
+    assert.equal(format.font, "A B");
+    const started = performance.now();
+    assert.equal(parseTextFormat(`${";".repeat(512 * 1024)}CO=ff`).color, "#ff0000");
+    assert.equal(parseTextFormat(`${"x;".repeat(256 * 1024)}EF=B`).bold, true);
+    assert.ok(performance.now() - started < 2000);
+  });
+
+  test("a sender's format parsed again is an independent object", () => {
+    const payload = buildTextMessage("hi", { font: "Arial", bold: true });
+    const first = classifyMessage(payload);
+    if (first.kind !== "text" || !first.format) throw new Error("expected formatted text");
+    first.format.bold = false;
+    delete first.format.font;
+    const second = classifyMessage(payload);
+    assert.equal(second.kind === "text" && second.format?.bold, true);
+    assert.equal(second.kind === "text" && second.format?.font, "Arial");
   });
 
   test("builds FN first, in the official order, font percent-encoded", () => {
@@ -239,6 +317,15 @@ describe("classifyMessage", () => {
     assert.deepEqual(system.kind === "system" && [system.type, system.arg1], [1, "5"]);
     const unknown = classifyMessage(crlf(["Content-Type: application/x-whatever", "", "x"]));
     assert.deepEqual([unknown.kind, unknown.contentType], ["unknown", "application/x-whatever"]);
+  });
+
+  test("charset parameter: any case, quoted, the last one wins", () => {
+    const content = classifyMessage(
+      crlf(['Content-Type: Text/Plain; CharSet="ISO-8859-1"; x=1; charset=UTF-8', "", "hi"]),
+    );
+    assert.equal(content.kind === "text" && content.charset, "UTF-8");
+    const quoted = classifyMessage(crlf(['Content-Type: text/plain; charset="UTF-8"', "", "hi"]));
+    assert.equal(quoted.kind === "text" && quoted.charset, "UTF-8");
   });
 
   test("never throws on garbage", () => {
