@@ -61,6 +61,22 @@ describe("decodeParam", () => {
     assert.equal(decodeParam("%E6%97%A5%FF"), "日%FF");
   });
 
+  test("four-byte sequences, and the limits of UTF-8, escaped", () => {
+    assert.equal(decodeParam("a%F0%9F%98%80b"), "a😀b");
+    assert.equal(decodeParam("%F4%8F%BF%BF"), "\u{10FFFF}");
+    assert.equal(decodeParam("%F4%90%80%80"), "%F4%90%80%80"); // beyond U+10FFFF
+    assert.equal(decodeParam("%E0%80%80"), "%E0%80%80"); // overlong
+    assert.equal(decodeParam("%F0%9F%98"), "%F0%9F%98"); // cut short
+    assert.equal(decodeParam("%F0%9F%98x%80"), "%F0%9F%98x%80"); // interrupted
+  });
+
+  test("a long run of escapes decodes in linear time", () => {
+    const started = performance.now();
+    assert.equal(decodeParam("%E2%99%A5".repeat(100_000)), "♥".repeat(100_000));
+    assert.equal(decodeParam("%".repeat(300_000)), "%".repeat(300_000));
+    assert.ok(performance.now() - started < 2000);
+  });
+
   test("never throws on arbitrary input", () => {
     let seed = 42;
     const alphabet = "%%%0123456789ABCDEFabcdefZ Ä日\ud83d\udc4b";
