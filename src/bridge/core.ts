@@ -186,6 +186,7 @@ export class BridgeCore {
     const p = this.puppetOf(userId);
     await p.stop();
     this.puppets.delete(userId);
+    this.forgetPortalsOf(userId);
     await this.store.deleteLogin(userId);
     return `Logged out of ${p.login.email}. Your stored password was deleted.`;
   }

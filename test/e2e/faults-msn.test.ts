@@ -248,7 +248,7 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
       await notice(since, /^⚠️ Disconnected from MSN: the MSN server stopped answering\. Reconnecting…$/);
       const detectedMs = Date.now() - since;
       assert.ok(
-        detectedMs <= HALF_OPEN_DETECTION_MS + 1500,
+        detectedMs <= HALF_OPEN_DETECTION_MS + 3000,
         `detected after ${detectedMs} ms (window ${HALF_OPEN_DETECTION_MS} ms)`,
       );
       msn.setPingReplies(true, ALICE.email);
@@ -368,8 +368,7 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
         const t0 = Date.now();
         await user.sendText(carolRoom, "while stalled");
         // Bob's chat flows both ways meanwhile, without waiting for Carol's.
-        await roundTrip(bob, bobRoom, "during the stall 1");
-        await roundTrip(bob, bobRoom, "during the stall 2");
+        await roundTrip(bob, bobRoom, "during the stall");
         const flowedMs = Date.now() - t0;
         assert.equal(received(carol, "while stalled"), 0, `Carol's chat still stalled after ${flowedMs} ms`);
         await carol.waitForMessage((m) => m.text === "while stalled", 20_000);
@@ -512,8 +511,7 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
       try {
         const t0 = Date.now();
         const eventId = await user.sendText(carolRoom, "anybody home?");
-        await roundTrip(bob, bobRoom, "while Carol does not answer 1");
-        await roundTrip(bob, bobRoom, "while Carol does not answer 2");
+        await roundTrip(bob, bobRoom, "while Carol does not answer");
         const flowedMs = Date.now() - t0;
         const reply = await notBridgedReplyTo(carolRoom, eventId);
         const refusedMs = Date.now() - t0;

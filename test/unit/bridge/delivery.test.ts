@@ -126,6 +126,25 @@ describe("Matrix→MSN delivery", () => {
     assert.deepEqual(reply.content["m.relates_to"], { "m.in_reply_to": { event_id: "$1" } });
   });
 
+  test("after `logout` and `login` again the same room sends through the new login", async () => {
+    await core.handlePortalMessage(roomId, user, "$1", { msgtype: "m.text", body: "before" });
+    await core.drain();
+    const first = ns;
+    await core.logout(user);
+    await core.handlePortalMessage(roomId, user, "$2", { msgtype: "m.text", body: "logged out" });
+    await core.drain();
+    assert.deepEqual(notices(), ["⚠️ Your message was not bridged: you are not logged in to MSN"]);
+    await core.login(user, "alice@msn.test", "new-pw");
+    assert.notEqual(ns, first, "a new session");
+    await core.handlePortalMessage(roomId, user, "$3", { msgtype: "m.text", body: "after" });
+    await core.drain();
+    assert.deepEqual(
+      ns.boards.flatMap((b) => b.sent),
+      ["after"],
+    );
+    assert.equal(notices().length, 1, "no further notice");
+  });
+
   test("a stalled chat holds its transaction only briefly; later messages of that chat not at all; order kept", async () => {
     ns.script.push("stall");
     const t0 = performance.now();
