@@ -363,7 +363,8 @@ export class Portal {
     receivedAt: number,
     txnId: string,
   ): Promise<void> {
-    await this.clearGhostTyping(from);
+    // Most messages follow no typing indicator: skip the await (and its microtask) then.
+    if (this.ghostTyping.size > 0) await this.clearGhostTyping(from);
     // Order matters more than speed: while the homeserver is unreachable this portal's later
     // messages wait behind this one.
     const content = msnTextToMatrix(text, format);

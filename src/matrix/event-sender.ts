@@ -9,7 +9,12 @@
  * answers a repeated PUT with the same txnId with the event it already made (Synapse remembers
  * an appservice's transactions for 30 minutes), so a retry never makes a second event.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 /** An answer other than 200 from the homeserver; `statusCode`/`errcode` feed the retry rule. */
@@ -46,6 +51,12 @@ export class EventSender {
   private readonly request: typeof httpRequest;
   private readonly authorization: string;
   private readonly timeoutMs: number;
+  /**
+   * Sends in flight and when they give up. One sweep a second instead of a timer per request:
+   * `req.setTimeout` re-arms socket listeners on every send, a measurable share of the hot path.
+   */
+  private readonly deadlines = new Map<ClientRequest, number>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(opts: EventSenderOptions) {
     this.base = new URL(opts.homeserverUrl.replace(/\/*$/, "/"));
@@ -82,7 +93,22 @@ export class EventSender {
   }
 
   close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     this.agent.destroy();
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const [req, deadline] of this.deadlines) {
+      if (deadline > now) continue;
+      this.deadlines.delete(req);
+      req.destroy(Object.assign(new Error("homeserver did not answer in time"), { code: "ETIMEDOUT" }));
+    }
+    if (this.deadlines.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private put(path: string, body: string): Promise<string> {
@@ -101,12 +127,25 @@ export class EventSender {
             "content-length": Buffer.byteLength(body),
           },
         },
-        (res) => readAnswer(res).then(resolve, reject),
+        (res) =>
+          readAnswer(res).then(
+            (eventId) => {
+              this.deadlines.delete(req);
+              resolve(eventId);
+            },
+            (e: unknown) => {
+              this.deadlines.delete(req);
+              reject(e);
+            },
+          ),
       );
-      req.setTimeout(this.timeoutMs, () =>
-        req.destroy(Object.assign(new Error("homeserver did not answer in time"), { code: "ETIMEDOUT" })),
-      );
+      this.deadlines.set(req, performance.now() + this.timeoutMs);
+      if (!this.sweeper) {
+        this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs));
+        this.sweeper.unref();
+      }
       req.on("error", (e: NodeJS.ErrnoException) => {
+        this.deadlines.delete(req);
         const reset = e.code === "ECONNRESET" || e.code === "EPIPE";
         reject(reset && req.reusedSocket ? new ReusedSocketError(e) : e);
       });

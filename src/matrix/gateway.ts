@@ -39,6 +39,20 @@ export class MatrixGateway implements MatrixPort {
     return this.bridge.botUserId;
   }
 
+  /** Ghost IDs of recent senders: escaping an address on every message showed in profiles. */
+  private readonly senderIds = new Map<string, string>();
+
+  private ghostUserId(email: string): string {
+    let id = this.senderIds.get(email);
+    if (id === undefined) {
+      // Bounded: a flood of new senders only restarts the cache.
+      if (this.senderIds.size >= 10_000) this.senderIds.clear();
+      id = this.ghosts.userId(email);
+      this.senderIds.set(email, id);
+    }
+    return id;
+  }
+
   private intentFor(email: string | null): Intent {
     return email === null ? this.bridge.getIntent() : this.bridge.getIntent(this.ghosts.userId(email));
   }
@@ -71,7 +85,7 @@ export class MatrixGateway implements MatrixPort {
       const res = await this.intentFor(email).sendMessage(roomId, content);
       return res.event_id;
     }
-    const userId = this.ghosts.userId(email);
+    const userId = this.ghostUserId(email);
     try {
       return await this.sender.sendEvent(userId, roomId, "m.room.message", content, txnId);
     } catch (e) {
