@@ -2,7 +2,7 @@
  * Composition root: builds the store, the MSN session factory, the core and the appservice from a
  * validated config, and takes them down again in order.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { AppServiceRegistration } from "matrix-appservice-bridge";
 import YAML from "yaml";
 import type { BridgeConfig } from "./config/schema.js";
@@ -81,8 +81,16 @@ export async function startBridge(
   const log = getLogger("bridge");
   const registration = loadRegistration(opts.registrationFile);
   const { cipher, created } = loadOrCreateKeyFile(config.bridge.credentials_key_file);
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore(config.database.uri, { configDir: opts.configDir, cipher });
+  } catch (e) {
+    // A first start that cannot open its database leaves no key file behind: nothing is stored
+    // under it yet, and the operator should find the directory as they left it.
+    if (created) rmSync(config.bridge.credentials_key_file, { force: true });
+    throw e;
+  }
   if (created) log.info("created a new credentials key file", { path: config.bridge.credentials_key_file });
-  const store = await openStore(config.database.uri, { configDir: opts.configDir, cipher });
 
   const ghosts = new GhostIds(config.bridge.user_prefix, config.homeserver.domain);
   let router: EventRouter | null = null;
