@@ -998,7 +998,11 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     // Escargot keeps SB participants in their sessions after the NS is gone; leave them ourselves.
     for (const sb of this.switchboards) void sb.close();
     this.switchboards.clear();
-    this.logger.info("MSN session closed", { reason, ...(error ? errorMeta(error) : {}) });
+    // Our own close is routine (a logout, or every session at once when the bridge stops: with
+    // 10,000 puppets those lines were a third of the shutdown's CPU); any other reason is news.
+    const meta = { reason, ...(error ? errorMeta(error) : {}) };
+    if (reason === "local" && !error) this.logger.debug("MSN session closed", meta);
+    else this.logger.info("MSN session closed", meta);
     this.emit("closed", error ? { reason, error } : { reason });
   }
 
