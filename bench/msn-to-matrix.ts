@@ -45,10 +45,17 @@ async function sendBatch(
   let allArrived: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (allArrived = resolve));
   const prefix = `${tag}:`;
+  // Message i goes out on switchboard i % senders, so each conversation's sequence numbers must
+  // reach the homeserver in increasing order: the relay's ordering guarantee, checked every run.
+  const lastSeq = new Map<number, number>();
+  let outOfOrder = 0;
   rig.homeserver.onMessage = (m) => {
     const body = m.content.body;
     if (typeof body !== "string" || !body.startsWith(prefix)) return;
     const seq = Number(body.slice(prefix.length, body.indexOf(" ", prefix.length)));
+    const conversation = seq % senders.length;
+    if (seq <= (lastSeq.get(conversation) ?? -1)) outOfOrder++;
+    lastSeq.set(conversation, seq);
     latencies.push(m.at - sentAt[seq]!);
     lastArrival = m.at;
     if (latencies.length === total) allArrived();
@@ -90,6 +97,7 @@ async function sendBatch(
   } finally {
     rig.homeserver.onMessage = null;
   }
+  if (outOfOrder > 0) throw new Error(`${target}: ${outOfOrder} of ${total} messages arrived out of order`);
   const cpuMs = processCpuMs(pid) - cpuBefore;
   const harness = process.cpuUsage(harnessBefore);
   return {
