@@ -208,6 +208,8 @@ export async function startBridge(
       .catch((e: unknown) => log.warn("could not set the bot's display name", { error: String(e) }));
   }
   await core.start();
+  const resent = await router.resendOutbox();
+  if (resent > 0) log.info("resending Matrix messages accepted before the restart", { count: resent });
   appservice.acceptTransactions();
   // Transactions held back while the bridge was down come now, not after the homeserver's backoff.
   void pingFromHomeserver(config.homeserver.url, registration).catch((e: unknown) =>

@@ -478,11 +478,26 @@ export class BridgeCore {
     sender: string,
     eventId: string,
     content: Record<string, unknown>,
-    opts: { awaitDelivery?: boolean } = {},
+    opts: {
+      awaitDelivery?: boolean;
+      /** Called once the message's fate is final: on MSN, refused with a notice, or not bridged. */
+      onSettled?: () => Promise<void>;
+    } = {},
   ): Promise<boolean> {
+    const settled = async (): Promise<void> => {
+      await opts
+        .onSettled?.()
+        .catch((e: unknown) => this.log.error("settling a message failed", { error: String(e) }));
+    };
     const record = this.portals.get(roomId)?.record ?? (await this.store.getPortalByRoom(roomId));
-    if (!record) return false;
-    if (record.userId !== sender) return true; // someone else in a portal: not theirs to speak for
+    if (!record) {
+      await settled();
+      return false;
+    }
+    if (record.userId !== sender) {
+      await settled();
+      return true; // someone else in a portal: not theirs to speak for
+    }
     const portal = await this.portalForRoom(roomId);
     if (!portal) {
       this.metrics.notBridged("not_logged_in");
@@ -491,6 +506,7 @@ export class BridgeCore {
         roomId,
         notBridgedNotice("you are not logged in to MSN", eventId),
       );
+      await settled();
       return true;
     }
     // The homeserver sends one transaction at a time for every room and user: waiting out a
@@ -501,7 +517,8 @@ export class BridgeCore {
     const goesOutNow = portal.outgoingPending === 0;
     const sent = portal
       .sendFromMatrix(eventId, content)
-      .catch((e) => this.log.error("send failed", { roomId, error: String(e) }));
+      .catch((e) => this.log.error("send failed", { roomId, error: String(e) }))
+      .then(settled);
     if (opts.awaitDelivery && goesOutNow) {
       let hold: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -78,17 +78,44 @@ export class EventRouter {
       this.d.log.info("skipped an event that was already handled", { eventId, roomId: ev.room_id });
       return;
     }
-    await this.route(ev);
-    if (eventId !== null) await this.d.store.markEventHandled(eventId);
+    const done = await this.route(ev);
+    if (eventId !== null && done === "handled") await this.d.store.markEventHandled(eventId);
   }
 
-  private async route(ev: MatrixEvent): Promise<void> {
-    if (ev.type === "m.room.member") return this.onMember(ev);
-    if (ev.type === "m.room.message") return this.onMessage(ev);
-    const reason = UNBRIDGEABLE[ev.type];
-    if (reason && typeof ev.event_id === "string") {
-      await this.d.core.handleUnbridgeable(ev.room_id, ev.sender, ev.event_id, reason);
+  /** "deferred": a message in the outbox, recorded as handled once it reached MSN. */
+  private async route(ev: MatrixEvent): Promise<"handled" | "deferred"> {
+    if (ev.type === "m.room.member") await this.onMember(ev);
+    else if (ev.type === "m.room.message") return this.onMessage(ev);
+    else {
+      const reason = UNBRIDGEABLE[ev.type];
+      if (reason && typeof ev.event_id === "string") {
+        await this.d.core.handleUnbridgeable(ev.room_id, ev.sender, ev.event_id, reason);
+      }
     }
+    return "handled";
+  }
+
+  /**
+   * Sends what a crash left in the outbox, oldest first. Runs after the logins were restored and
+   * before new transactions are taken, so these messages stay ahead of anything written later.
+   */
+  async resendOutbox(): Promise<number> {
+    const pending = await this.d.store.listOutbox();
+    for (const m of pending) {
+      this.d.log.info("resending a Matrix message accepted before a restart", {
+        eventId: m.eventId,
+        roomId: m.roomId,
+      });
+      await this.d.core.handlePortalMessage(m.roomId, m.sender, m.eventId, m.content, {
+        onSettled: () => this.settleOutgoing(m.eventId),
+      });
+    }
+    return pending.length;
+  }
+
+  private async settleOutgoing(eventId: string): Promise<void> {
+    await this.d.store.markEventHandled(eventId);
+    await this.d.store.removeFromOutbox(eventId);
   }
 
   async onEphemeral(raw: unknown): Promise<void> {
@@ -193,14 +220,14 @@ export class EventRouter {
     );
   }
 
-  private async onMessage(ev: MatrixEvent): Promise<void> {
-    if (typeof ev.event_id !== "string") return;
+  private async onMessage(ev: MatrixEvent): Promise<"handled" | "deferred"> {
+    if (typeof ev.event_id !== "string") return "handled";
     const manager = await this.d.store.getUserByManagementRoom(ev.room_id);
     if (manager !== null) {
-      if (manager !== ev.sender || !this.d.isPermitted(ev.sender)) return;
+      if (manager !== ev.sender || !this.d.isPermitted(ev.sender)) return "handled";
       const body = ev.content.body;
       if (typeof body !== "string" || (ev.content.msgtype !== "m.text" && ev.content.msgtype !== "m.notice"))
-        return;
+        return "handled";
       const eventId = ev.event_id;
       await runCommand(
         {
@@ -213,12 +240,21 @@ export class EventRouter {
         },
         body,
       );
-      return;
+      return "handled";
     }
-    // Waits until the message went to MSN (or was refused with a notice): only then is the event
-    // recorded as handled and its transaction acknowledged.
-    await this.d.core.handlePortalMessage(ev.room_id, ev.sender, ev.event_id, ev.content, {
+    // Into the outbox before the transaction is acknowledged: a message the bridge took but had
+    // not yet put on MSN when it crashed is sent after the restart. It counts as handled only
+    // once it is on MSN (or refused with a notice).
+    const eventId = ev.event_id;
+    const message = { eventId, roomId: ev.room_id, sender: ev.sender, content: ev.content };
+    if (!(await this.d.store.addToOutbox(message))) {
+      this.d.log.info("a message replayed by the homeserver is already on its way", { eventId });
+      return "deferred";
+    }
+    await this.d.core.handlePortalMessage(ev.room_id, ev.sender, eventId, ev.content, {
       awaitDelivery: true,
+      onSettled: () => this.settleOutgoing(eventId),
     });
+    return "deferred";
   }
 }

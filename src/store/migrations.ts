@@ -69,6 +69,20 @@ CREATE TABLE handled_matrix_events (
 CREATE INDEX handled_matrix_events_handled_at ON handled_matrix_events (handled_at);
 `,
   },
+  {
+    version: 3,
+    description: "Matrix messages accepted from the homeserver but not yet on MSN, resent after a crash",
+    sql: `
+CREATE TABLE matrix_outbox (
+  event_id  TEXT PRIMARY KEY,
+  room_id   TEXT NOT NULL,
+  sender    TEXT NOT NULL,
+  content   TEXT NOT NULL,
+  queued_at BIGINT NOT NULL,
+  seq       BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -5,7 +5,7 @@
 import { CredentialError, type CredentialCipher } from "./credentials.js";
 import { StoreError } from "./errors.js";
 import { MIGRATIONS, type Engine, type Migration } from "./migrations.js";
-import type { GhostRecord, LoginRecord, PortalRecord, Store } from "./store.js";
+import type { GhostRecord, LoginRecord, OutboxMessage, PortalRecord, Store } from "./store.js";
 
 /** A value a driver can bind. Booleans are mapped to the engine's representation by the driver. */
 export type SqlValue = string | number | boolean | null;
@@ -288,6 +288,42 @@ export class SqlStore implements Store {
   async wasEventHandled(eventId: string): Promise<boolean> {
     const rows = await this.#all(`SELECT 1 AS seen FROM handled_matrix_events WHERE event_id = ?`, [eventId]);
     return rows.length > 0;
+  }
+
+  async addToOutbox(message: OutboxMessage): Promise<boolean> {
+    // seq keeps the order of messages added within one millisecond.
+    const added = await this.#run(
+      `INSERT INTO matrix_outbox (event_id, room_id, sender, content, queued_at, seq)
+       VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM matrix_outbox))
+       ON CONFLICT (event_id) DO NOTHING`,
+      [message.eventId, message.roomId, message.sender, JSON.stringify(message.content), this.#now()],
+    );
+    return added === 1;
+  }
+
+  async removeFromOutbox(eventId: string): Promise<void> {
+    await this.#run(`DELETE FROM matrix_outbox WHERE event_id = ?`, [eventId]);
+  }
+
+  async listOutbox(): Promise<OutboxMessage[]> {
+    const rows = await this.#all(`SELECT * FROM matrix_outbox ORDER BY seq`);
+    return rows.map((row) => {
+      let content: unknown;
+      try {
+        content = JSON.parse(str(row.content));
+      } catch {
+        content = undefined;
+      }
+      return {
+        eventId: str(row.event_id),
+        roomId: str(row.room_id),
+        sender: str(row.sender),
+        content:
+          typeof content === "object" && content !== null && !Array.isArray(content)
+            ? (content as Record<string, unknown>)
+            : {},
+      };
+    });
   }
 
   /**

@@ -48,6 +48,14 @@ export interface GhostRecord {
   displayName: string | null;
 }
 
+/** A Matrix message on its way to MSN (see Store.addToOutbox). */
+export interface OutboxMessage {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  content: Record<string, unknown>;
+}
+
 export interface Store {
   /** Opens the database and runs pending numbered migrations. */
   open(): Promise<void>;
@@ -89,6 +97,17 @@ export interface Store {
    */
   markEventHandled(eventId: string): Promise<void>;
   wasEventHandled(eventId: string): Promise<boolean>;
+
+  /**
+   * The outbox: Matrix messages acknowledged to the homeserver before they reached MSN. A message
+   * is added before its transaction is acknowledged and removed once it went to MSN (or was
+   * refused with a notice); whatever a crash leaves here is sent after the restart, in order.
+   * Resolves false when the event is already there.
+   */
+  addToOutbox(message: OutboxMessage): Promise<boolean>;
+  removeFromOutbox(eventId: string): Promise<void>;
+  /** Oldest first. */
+  listOutbox(): Promise<OutboxMessage[]>;
 
   /**
    * Logins whose stored password cannot be decrypted (the credentials key file was replaced or

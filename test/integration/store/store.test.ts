@@ -531,6 +531,29 @@ function storeSuite(fx: EngineFixture): void {
         }
       });
 
+      test("outbox: added once, listed oldest first with its content, removed, kept across a restart", async () => {
+        const msg = (n: number) => ({
+          eventId: `$out${n}`,
+          roomId: "!room:example.org",
+          sender: "@u:example.org",
+          content: { msgtype: "m.text", body: `message ${n} ✓` },
+        });
+        assert.equal(await store.addToOutbox(msg(1)), true);
+        assert.equal(await store.addToOutbox(msg(2)), true);
+        assert.equal(await store.addToOutbox(msg(1)), false, "a replayed event is not added twice");
+        assert.equal(await store.addToOutbox(msg(3)), true);
+        await store.removeFromOutbox("$out2");
+        const reopened = await open();
+        try {
+          assert.deepEqual(await reopened.listOutbox(), [msg(1), msg(3)]);
+        } finally {
+          await reopened.close();
+        }
+        await store.removeFromOutbox("$out1");
+        await store.removeFromOutbox("$out3");
+        assert.deepEqual(await store.listOutbox(), []);
+      });
+
       test("concurrent marks of one ID: exactly one wins", async () => {
         const results = await Promise.all(
           Array.from({ length: 20 }, () => store.markTransaction("txn-race")),
