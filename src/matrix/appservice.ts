@@ -108,17 +108,14 @@ export class TransactionalAppService extends AppService {
       return;
     }
     try {
-      // A homeserver that timed out retries while the first attempt is still running: wait for it.
-      const running = this.#inFlight.get(txnId);
-      if (running) {
-        await running;
-      } else if (await this.#store.hasTransaction(txnId)) {
-        this.#log.info("transaction replayed; already handled", { txnId });
-      } else {
-        const work = this.#handle(txnId, body).finally(() => this.#inFlight.delete(txnId));
+      // A homeserver that timed out retries while the first attempt is still running: the retry
+      // waits for it. Registered before any await, so two PUTs arriving together share one run.
+      let work = this.#inFlight.get(txnId);
+      if (!work) {
+        work = this.#handleOnce(txnId, body).finally(() => this.#inFlight.delete(txnId));
         this.#inFlight.set(txnId, work);
-        await work;
       }
+      await work;
       res.status(200).json({});
     } catch (e) {
       // Not recorded: the homeserver retries, and handled event IDs keep the retry from repeating
@@ -129,6 +126,14 @@ export class TransactionalAppService extends AppService {
       });
       res.status(500).json({ errcode: "M_UNKNOWN", error: "could not handle the transaction" });
     }
+  }
+
+  async #handleOnce(txnId: string, body: Record<string, unknown>): Promise<void> {
+    if (await this.#store.hasTransaction(txnId)) {
+      this.#log.info("transaction replayed; already handled", { txnId });
+      return;
+    }
+    await this.#handle(txnId, body);
   }
 
   async #handle(txnId: string, body: Record<string, unknown>): Promise<void> {
