@@ -77,7 +77,7 @@ function withoutPodmanNoise(stderr: string): string {
 describe(
   "container image (podman): first run, then the bridge against Synapse and MSN",
   // Generous: on a new machine the build also makes the base images (≈2.5 min idle, 20 min when
-  // the machine was loaded); scripts/test.sh runs scripts/container-base-images.sh beforehand.
+  // the machine was loaded) unless scripts/container-base-images.sh ran first.
   { timeout: 2_400_000 },
   () => {
     let work = "";
