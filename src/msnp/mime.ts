@@ -117,8 +117,8 @@ function fieldNameIs(text: string, start: number, end: number, name: string, wan
 }
 
 /**
- * A parsed payload whose header list is built on first use: classifying a message needs one or
- * two headers, which are found in the decoded header block directly.
+ * A parsed payload whose header list is built on first use: classifying a message reads a few
+ * headers (usually from the memo, see {@link HEADER_SUMMARIES}), lookups scan the decoded block.
  */
 class LazyMimeMessage implements MimeMessage {
   readonly body: Buffer;
@@ -127,9 +127,10 @@ class LazyMimeMessage implements MimeMessage {
   #headerText: string | null = null;
   #headers: Array<[string, string]> | null = null;
 
-  constructor(payload: Buffer, headerEnd: number, bodyStart: number) {
+  constructor(payload: Buffer, headerEnd: number, bodyStart: number, headerText: string | null = null) {
     this.#payload = payload;
     this.#headerEnd = headerEnd;
+    this.#headerText = headerText;
     this.body = payload.subarray(bodyStart);
   }
 
@@ -156,59 +157,13 @@ class LazyMimeMessage implements MimeMessage {
 
   /** {@link getHeader} with the lower-cased name given. */
   header(name: string, wanted: string): string | undefined {
-    if (this.#headers !== null) return findHeader(this, name, wanted);
-    if (this.#headerText === null) {
-      const value = findFieldInBytes(this.#payload, this.#headerEnd, wanted);
-      if (value !== null) return value;
-    }
-    return findField(this.#text, name, wanted);
+    return this.#headers === null ? findField(this.#text, name, wanted) : findHeader(this, name, wanted);
   }
 
   /** Logged and serialised like the plain `{ headers, body }` it stands for. */
   toJSON(): MimeMessage {
     return { headers: this.headers, body: this.body };
   }
-}
-
-const COLON = 0x3a;
-
-/**
- * {@link findField} over the undecoded header block `bytes[0, end)`, for header names made of
- * printable ASCII (all real ones): returns the value, undefined when no line has that name, or
- * null when a name is anything else (non-ASCII, tabs…), which only the string path gets exactly
- * right. Decoding just the value is equivalent to slicing the decoded block: the value is bounded
- * by ASCII bytes, where UTF-8 decoding always resynchronises.
- */
-function findFieldInBytes(bytes: Buffer, end: number, wanted: string): string | undefined | null {
-  let lineStart = 0;
-  while (lineStart <= end) {
-    let lineEnd = lineStart;
-    while (lineEnd < end && bytes[lineEnd] !== LF) lineEnd++;
-    const next = lineEnd + 1;
-    if (lineEnd > lineStart && bytes[lineEnd - 1] === CR) lineEnd--;
-    let colon = lineStart;
-    while (colon < lineEnd && bytes[colon] !== COLON) colon++;
-    if (colon > lineStart && colon < lineEnd) {
-      let s = lineStart;
-      let e = colon;
-      while (s < e && bytes[s] === 0x20) s++;
-      while (e > s && bytes[e - 1] === 0x20) e--;
-      let matches = e - s === wanted.length;
-      for (let i = s; i < e; i++) {
-        const c = bytes[i] as number;
-        if (c <= 0x20 || c >= 0x7f) return null;
-        if (matches && (c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== wanted.charCodeAt(i - s)) {
-          matches = false;
-        }
-      }
-      if (matches) {
-        const value = bytes.toString("utf8", colon + 1, lineEnd);
-        return trimField(value, 0, value.length);
-      }
-    }
-    lineStart = next;
-  }
-  return undefined;
 }
 
 /** Splits a payload into headers and body. Header names keep their case; use {@link getHeader}. */
@@ -564,10 +519,10 @@ const MAIL_TYPES = new Set([
 ]);
 
 /**
- * Memo for the classifier's pure parses of short header values. They repeat all the time: a
- * handful of `Content-Type` values exist, and a client sends its user's `X-MMS-IM-Format` unchanged
- * with every message. Bounded in entries and key length; emptied when full (a flood of distinct
- * values costs one parse each, as without the memo).
+ * Memo for the classifier's pure parses of header blocks and values. They repeat all the time: a
+ * handful of `Content-Type` values exist, and a client sends the same header block (its user's
+ * `X-MMS-IM-Format` included) with every message. Bounded in entries and key length; emptied when
+ * full (a flood of distinct values costs one parse each, as without the memo).
  */
 class HeaderValueMemo<T> {
   private readonly entries = new Map<string, T>();
@@ -581,6 +536,8 @@ class HeaderValueMemo<T> {
 
   constructor(
     private readonly parse: (value: string) => T,
+    /** How many recent values to compare before the map. */
+    private readonly recent = 4,
     private readonly maxEntries = 512,
     private readonly maxValueLength = 256,
   ) {}
@@ -596,39 +553,66 @@ class HeaderValueMemo<T> {
       parsed = this.parse(value);
       this.entries.set(value, parsed);
     }
-    this.recentKeys[this.nextRecent] = value;
-    this.recentValues[this.nextRecent] = parsed;
-    this.nextRecent = (this.nextRecent + 1) % RECENT_HEADER_VALUES;
+    if (this.recent > 0) {
+      this.recentKeys[this.nextRecent] = value;
+      this.recentValues[this.nextRecent] = parsed;
+      this.nextRecent = (this.nextRecent + 1) % this.recent;
+    }
     return parsed;
   }
 }
 
-const RECENT_HEADER_VALUES = 4;
+/** What the classifier reads from a header block. */
+interface HeaderSummary {
+  mediaType: string;
+  charset: string | null;
+  format: TextFormat | undefined;
+  typingUser: string | null;
+  destination: string | null;
+}
+
+function summariseHeaders(text: string): HeaderSummary {
+  const { mediaType, charset } = CONTENT_TYPES.get(findField(text, "Content-Type", "content-type") ?? "");
+  const formatHeader = findField(text, "X-MMS-IM-Format", "x-mms-im-format");
+  return {
+    mediaType,
+    charset,
+    format: formatHeader === undefined ? undefined : parseTextFormat(formatHeader),
+    typingUser: findField(text, "TypingUser", "typinguser") ?? null,
+    destination: findField(text, "P2P-Dest", "p2p-dest") ?? null,
+  };
+}
+
+/**
+ * Whole header blocks repeat too: a sender's client writes the same block on every message (its
+ * text format included), so the block, not each value, is the memo's key.
+ */
+const HEADER_SUMMARIES = new HeaderValueMemo(summariseHeaders, 4, 1024, 512);
 
 const CONTENT_TYPES = new HeaderValueMemo((value) => {
   const { mediaType, param } = contentTypeOf(value, "charset");
   return { mediaType, charset: param };
 });
-const TEXT_FORMATS = new HeaderValueMemo(parseTextFormat);
 
 /** Classifies a `MSG` payload (switchboard or `MSG Hotmail Hotmail`). Never throws. */
 export function classifyMessage(payload: Buffer): MsnMessageContent {
   const { end, bodyStart } = findHeaderEnd(payload);
-  const mime = new LazyMimeMessage(payload, end, bodyStart);
-  const contentTypeHeader = CONTENT_TYPES.get(mime.header("Content-Type", "content-type") ?? "");
-  const contentType = contentTypeHeader.mediaType;
+  const headerText = payload.toString("utf8", 0, end);
+  const mime = new LazyMimeMessage(payload, end, bodyStart, headerText);
+  const headers = HEADER_SUMMARIES.get(headerText);
+  const contentType = headers.mediaType;
   const base = { contentType, mime };
   switch (contentType) {
     case "text/plain": {
-      const formatHeader = mime.header("X-MMS-IM-Format", "x-mms-im-format");
       const text = normaliseLineBreaks(decodeBodyText(mime.body));
-      const charset = contentTypeHeader.charset;
-      return formatHeader === undefined
+      const charset = headers.charset;
+      // A copy: the memo's object is shared by every message with this header block.
+      return headers.format === undefined
         ? { ...base, kind: "text", text, charset }
-        : { ...base, kind: "text", text, charset, format: { ...TEXT_FORMATS.get(formatHeader) } };
+        : { ...base, kind: "text", text, charset, format: { ...headers.format } };
     }
     case "text/x-msmsgscontrol":
-      return { ...base, kind: "typing", typingUser: mime.header("TypingUser", "typinguser") ?? null };
+      return { ...base, kind: "typing", typingUser: headers.typingUser };
     case "text/x-msnmsgr-datacast": {
       const idText = parseBodyFields(mime.body).get("ID");
       const id = idText !== undefined && /^\d+$/.test(idText) ? Number(idText) : null;
@@ -656,7 +640,7 @@ export function classifyMessage(payload: Buffer): MsnMessageContent {
       return { ...base, kind: "emoticon", animated: contentType === "text/x-mms-animemoticon", shortcuts };
     }
     case "application/x-msnmsgrp2p":
-      return { ...base, kind: "p2p", destination: mime.header("P2P-Dest", "p2p-dest") ?? null };
+      return { ...base, kind: "p2p", destination: headers.destination };
     case "text/x-clientcaps":
       return { ...base, kind: "clientcaps" };
     case "text/x-keepalive":
