@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 start=$(date +%s)
 
-ensure_apt_packages debootstrap zstd postgresql ca-certificates
+ensure_apt_packages debootstrap zstd postgresql ca-certificates podman runc
 ensure_node_modules
 
 echo "==> lint" >&2
@@ -18,9 +18,14 @@ if [ -x scripts/synapse-chroot.sh ]; then
   echo "==> Synapse chroot" >&2
   scripts/synapse-chroot.sh ensure
 fi
+# The container tier builds the real Dockerfile on the node:24 base images; they are built once from
+# Debian and npm and cached outside the work tree (/var/cache/ci-containers), like the chroot.
+echo "==> container base images" >&2
+scripts/container-base-images.sh
 
 echo "==> tests" >&2
 # One runner over every tier so its closing summary counts them all.
 node --test --test-reporter=spec --test-concurrency=2 \
-  "dist/test/unit/**/*.test.js" "dist/test/integration/**/*.test.js" "dist/test/e2e/**/*.test.js"
+  "dist/test/unit/**/*.test.js" "dist/test/integration/**/*.test.js" "dist/test/e2e/**/*.test.js" \
+  "dist/test/container/**/*.test.js"
 echo "==> suite wall time: $(( $(date +%s) - start )) s" >&2

@@ -153,7 +153,7 @@ const BridgeSchema = z.strictObject({
   forward_displayname: z.boolean().default(false),
   login_concurrency: positiveInt.max(1000).default(8),
   typing_timeout_ms: positiveInt.default(6000),
-  public_media_url: httpUrl.optional(),
+  public_media_url: httpUrl.nullish(),
 });
 
 /** Host and port of an MSN Notification Server. */
