@@ -63,6 +63,7 @@ export class BridgeCore {
   private readonly portalCreation = new Map<string, Promise<Portal>>();
   private readonly ghostPresence = new Map<string, string>();
   private readonly ghostNames = new Map<string, string>();
+  private readonly ghostNameUpdates = new Map<string, Promise<void>>();
   private readonly ghostSync = new PQueue({ concurrency: 4 });
   /** MSN accounts (lower-cased) with a login running, and the Matrix user running it. */
   private readonly loginsInProgress = new Map<string, string>();
@@ -311,8 +312,26 @@ export class BridgeCore {
     }
   }
 
-  /** Registers the ghost and sets its display name, calling the homeserver only on a change. */
-  private async updateGhostName(email: string, friendlyName: string): Promise<void> {
+  /**
+   * Registers the ghost and sets its display name, calling the homeserver only on a change. Updates
+   * of one ghost run one after another: contacts shared by puppets logging in at once would
+   * otherwise each miss the cache and repeat the same register and profile requests.
+   */
+  private updateGhostName(email: string, friendlyName: string): Promise<void> {
+    const key = email.toLowerCase();
+    const previous = this.ghostNameUpdates.get(key);
+    const next = (previous ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.applyGhostName(email, friendlyName));
+    this.ghostNameUpdates.set(key, next);
+    const forget = (): void => {
+      if (this.ghostNameUpdates.get(key) === next) this.ghostNameUpdates.delete(key);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async applyGhostName(email: string, friendlyName: string): Promise<void> {
     const key = email.toLowerCase();
     const name = displayNameFor(friendlyName, email);
     if (this.ghostNames.get(key) === name) return;

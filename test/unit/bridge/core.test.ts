@@ -104,6 +104,17 @@ describe("bridge core", () => {
     ]);
   });
 
+  test("users logging in at once who share contacts cost one profile request per ghost", async () => {
+    matrix.ghostDelayMs = 20;
+    await store.setManagementRoom("@zed:hs", "!mgmt-zed:hs");
+    await Promise.all([
+      core.login(user, "alice@msn.test", "pw"),
+      core.login("@zed:hs", "zed@msn.test", "pw"),
+    ]);
+    await until(() => matrix.names.size === 3);
+    assert.deepEqual(matrix.ensureGhostCalls.toSorted(), ["bob@msn.test", "carol@msn.test", "dave@msn.test"]);
+  });
+
   test("a refused login stores nothing and says why", async () => {
     core = new BridgeCore(
       store,

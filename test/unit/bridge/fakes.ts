@@ -163,7 +163,14 @@ export class FakeMatrix implements MatrixPort {
   readonly rooms: { roomId: string; kind: "dm" | "group"; members: string[] }[] = [];
   membership = "join";
 
+  /** Every ensureGhost call, by e-mail address: profile requests the homeserver would get. */
+  readonly ensureGhostCalls: string[] = [];
+  /** Makes ensureGhost take this long, like a homeserver round trip. */
+  ghostDelayMs = 0;
+
   async ensureGhost(email: string, displayName: string): Promise<void> {
+    this.ensureGhostCalls.push(email.toLowerCase());
+    if (this.ghostDelayMs > 0) await new Promise((r) => setTimeout(r, this.ghostDelayMs));
     this.names.set(email.toLowerCase(), displayName);
   }
   async setGhostPresence(email: string, presence: string): Promise<void> {
