@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { EventType, RelationType } from "matrix-js-sdk";
-import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import type { SynapseHandle } from "../harness/synapse.js";
+import { startBridgeWithSynapse } from "../harness/bridge-with-synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
-import { freePort } from "../harness/ports.js";
 import { MsnContact, waitFor } from "../harness/msn-contact.js";
 import { startPostgres, type PostgresServer } from "../harness/postgres.js";
 import { MsnTestServer } from "../msn-server/index.js";
@@ -92,25 +92,15 @@ for (const { dialect, engine } of RUNS) {
       msn.befriend(BOB.email, CAROL.email);
       msn.befriend(CAROL.email, BOB.email);
 
-      const hsPort = await freePort();
-      bridge = new BridgeProcess({
-        homeserverUrl: `http://127.0.0.1:${hsPort}`,
+      ({ bridge, synapse } = await startBridgeWithSynapse({
         domain: DOMAIN,
-        appservicePort: await freePort(),
         msnHost: msn.host,
         msnPort: msn.nsPort,
         bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
         msn: { protocol_versions: [dialect], passport_url: msn.passportUrl },
         metrics: { enabled: true },
         ...(databaseUri ? { database: databaseUri } : {}),
-      });
-      bridge.generateRegistration();
-      synapse = await startSynapse({
-        serverName: DOMAIN,
-        port: hsPort,
-        appserviceRegistrationFiles: [bridge.registrationPath],
-      });
-      await bridge.start();
+      }));
       const reg = bridge.registration;
       await synapse.pingAppservice(reg.id, reg.as_token);
 

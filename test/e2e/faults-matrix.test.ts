@@ -13,10 +13,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { MsgType } from "matrix-js-sdk";
-import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import type { SynapseHandle } from "../harness/synapse.js";
+import { startBridgeWithSynapse } from "../harness/bridge-with-synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
-import { freePort } from "../harness/ports.js";
 import { MsnContact, waitFor } from "../harness/msn-contact.js";
 import { MsnTestServer } from "../msn-server/index.js";
 
@@ -138,23 +138,13 @@ describe("Matrix-side faults and bad input (Synapse + MSN test server)", { timeo
     await msn.start();
     msn.befriend(ALICE.email, BOB.email);
     msn.befriend(BOB.email, ALICE.email);
-    const hsPort = await freePort();
-    bridge = new BridgeProcess({
-      homeserverUrl: `http://127.0.0.1:${hsPort}`,
+    ({ bridge, synapse } = await startBridgeWithSynapse({
       domain: DOMAIN,
-      appservicePort: await freePort(),
       msnHost: msn.host,
       msnPort: msn.nsPort,
       bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
       msn: { protocol_versions: ["MSNP7"] },
-    });
-    bridge.generateRegistration();
-    synapse = await startSynapse({
-      serverName: DOMAIN,
-      port: hsPort,
-      appserviceRegistrationFiles: [bridge.registrationPath],
-    });
-    await bridge.start();
+    }));
     const creds = await synapse.registerUser("user", "user-password");
     user = await TestMatrixUser.start({ baseUrl: synapse.baseUrl, ...creds });
     bob = new MsnContact(BOB.email, BOB.password, { host: msn.host, port: msn.nsPort });

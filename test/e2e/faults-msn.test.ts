@@ -12,10 +12,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import type { SynapseHandle } from "../harness/synapse.js";
+import { startBridgeWithSynapse } from "../harness/bridge-with-synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
-import { freePort } from "../harness/ports.js";
 import { MsnContact, waitFor } from "../harness/msn-contact.js";
 import { MsnTestServer, type WireRecord } from "../msn-server/index.js";
 
@@ -125,11 +125,8 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
       msn.befriend(ALICE.email, other.email);
       msn.befriend(other.email, ALICE.email);
     }
-    const hsPort = await freePort();
-    bridge = new BridgeProcess({
-      homeserverUrl: `http://127.0.0.1:${hsPort}`,
+    ({ bridge, synapse } = await startBridgeWithSynapse({
       domain: DOMAIN,
-      appservicePort: await freePort(),
       msnHost: msn.host,
       msnPort: msn.nsPort,
       bridge: { permissions: { [`@user:${DOMAIN}`]: "user" } },
@@ -142,14 +139,7 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
         join_timeout_seconds: 5,
         reconnect: RECONNECT,
       },
-    });
-    bridge.generateRegistration();
-    synapse = await startSynapse({
-      serverName: DOMAIN,
-      port: hsPort,
-      appserviceRegistrationFiles: [bridge.registrationPath],
-    });
-    await bridge.start();
+    }));
     const reg = bridge.registration;
     await synapse.pingAppservice(reg.id, reg.as_token);
     const creds = await synapse.registerUser("user", "user-password");

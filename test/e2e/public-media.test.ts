@@ -5,7 +5,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { EventType, MsgType } from "matrix-js-sdk";
-import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import type { SynapseHandle } from "../harness/synapse.js";
+import { startBridgeWithSynapse } from "../harness/bridge-with-synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess } from "../harness/bridge-process.js";
 import { freePort } from "../harness/ports.js";
@@ -40,10 +41,8 @@ describe(
       msn.befriend(ALICE.email, BOB.email);
       msn.befriend(BOB.email, ALICE.email);
 
-      const hsPort = await freePort();
       const appservicePort = await freePort();
-      bridge = new BridgeProcess({
-        homeserverUrl: `http://127.0.0.1:${hsPort}`,
+      ({ bridge, synapse } = await startBridgeWithSynapse({
         domain: DOMAIN,
         appservicePort,
         msnHost: msn.host,
@@ -53,14 +52,7 @@ describe(
           public_media_url: `http://127.0.0.1:${appservicePort}/`,
         },
         msn: { protocol_versions: ["MSNP7"] },
-      });
-      bridge.generateRegistration();
-      synapse = await startSynapse({
-        serverName: DOMAIN,
-        port: hsPort,
-        appserviceRegistrationFiles: [bridge.registrationPath],
-      });
-      await bridge.start();
+      }));
       const creds = await synapse.registerUser("user", "user-password");
       user = await TestMatrixUser.start({ baseUrl: synapse.baseUrl, ...creds });
       bob = new MsnContact(

@@ -11,10 +11,10 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { startSynapse, type SynapseHandle } from "../harness/synapse.js";
+import type { SynapseHandle } from "../harness/synapse.js";
+import { startBridgeWithSynapse } from "../harness/bridge-with-synapse.js";
 import { TestMatrixUser } from "../harness/matrix-client.js";
 import { BridgeProcess, TEST_PASSWORD_PATTERN } from "../harness/bridge-process.js";
-import { freePort } from "../harness/ports.js";
 import { MsnContact, waitFor } from "../harness/msn-contact.js";
 import { MsnTestServer } from "../msn-server/index.js";
 
@@ -102,23 +102,13 @@ describe(
         msn.befriend(BOB.email, owner);
       }
       msn.befriend(ALICE.email, DAVE.email);
-      const hsPort = await freePort();
-      bridge = new BridgeProcess({
-        homeserverUrl: `http://127.0.0.1:${hsPort}`,
+      ({ bridge, synapse } = await startBridgeWithSynapse({
         domain: DOMAIN,
-        appservicePort: await freePort(),
         msnHost: msn.host,
         msnPort: msn.nsPort,
         bridge: { permissions: { [`@one:${DOMAIN}`]: "user", [`@two:${DOMAIN}`]: "user" } },
         msn: { protocol_versions: ["MSNP7"] },
-      });
-      bridge.generateRegistration();
-      synapse = await startSynapse({
-        serverName: DOMAIN,
-        port: hsPort,
-        appserviceRegistrationFiles: [bridge.registrationPath],
-      });
-      await bridge.start();
+      }));
       one = await TestMatrixUser.start({
         baseUrl: synapse.baseUrl,
         ...(await synapse.registerUser("one", "one-password")),
