@@ -123,7 +123,7 @@ export async function startBridge(
     homeserverUrl: config.homeserver.url,
     asToken: registration.getAppServiceToken() ?? "",
   });
-  const gateway = new MatrixGateway(appservice, ghosts, config.homeserver.url, media, sender);
+  const gateway = new MatrixGateway(appservice, ghosts, media, sender);
   // Before initialise()/listen(): the library then adds its Matrix API counters and GET /metrics.
   const metrics: BridgeMetrics = config.metrics.enabled
     ? registerBridgeMetrics(appservice.getPrometheusMetrics(), (): BridgeGaugeSource => core)

@@ -29,7 +29,6 @@ export class MatrixGateway implements MatrixPort {
   constructor(
     private readonly bridge: Bridge,
     private readonly ghosts: GhostIds,
-    private readonly homeserverUrl: string,
     private readonly media: Pick<MediaLinks, "urlFor">,
     /** The fast path for ghosts' messages; without it they go through Intents like the rest. */
     private readonly sender: EventSender | null = null,
