@@ -81,10 +81,24 @@ export class BridgeCore {
 
   /** Restores every stored login that should be connected (bounded by the login limiter). */
   async start(): Promise<void> {
+    const started = Date.now();
+    const restoring: Promise<void>[] = [];
     for (const login of await this.store.listLogins()) {
       const puppet = new Puppet(this, login);
       this.puppets.set(login.userId, puppet);
-      if (login.autoConnect) void puppet.start();
+      if (login.autoConnect) restoring.push(puppet.start());
+    }
+    // One line for the whole restart herd: per-login lines are debug (10,000 puppets wrote
+    // 10,000 info lines per restart). A puppet still retrying keeps this line back; its own
+    // warnings say why.
+    if (restoring.length > 0) {
+      void Promise.allSettled(restoring).then(() =>
+        this.log.info("stored MSN logins restored", {
+          logins: restoring.length,
+          connected: [...this.puppets.values()].filter((p) => p.connected).length,
+          seconds: (Date.now() - started) / 1000,
+        }),
+      );
     }
     for (const broken of await this.store.listUnreadableLogins()) {
       this.log.warn("a stored MSN password cannot be decrypted; that user must log in again", {
@@ -265,7 +279,7 @@ export class BridgeCore {
     await update(forward().filter((c) => c.status !== "FLN"));
     await sleep(this.options.offlineGraceMs);
     await update(forward().filter((c) => c.status === "FLN"));
-    this.log.info("contacts synced", { userId, ms: Date.now() - started });
+    this.log.debug("contacts synced", { userId, ms: Date.now() - started });
   }
 
   /** Name and presence of a contact's ghost; homeserver calls only for what changed. */

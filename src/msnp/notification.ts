@@ -286,7 +286,9 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       if (this.state !== "connecting") throw new MsnConnectionClosedError("session closed during login");
       this.state = "connected";
       this.startKeepAlive();
-      this.logger.info("MSN session connected", {
+      // Debug: a bridge restoring 10,000 logins would write 10,000 of these; the bridge logs one
+      // summary for the lot.
+      this.logger.debug("MSN session connected", {
         email: this.ownEmail,
         version: this.protocolVersion,
         contacts: this.contactMap.size,

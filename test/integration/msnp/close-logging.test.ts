@@ -1,7 +1,8 @@
 /**
- * How a closed NS session is logged: our own close (a logout, or every puppet at once when the
- * bridge stops) is routine and logged at debug, so stopping a bridge with thousands of puppets
- * does not write thousands of info lines; a close the server or the network caused stays at info.
+ * How an NS session's login and close are logged. Both are routine when we cause them: a login,
+ * and our own close (a logout, or every puppet at once when the bridge stops), are logged at
+ * debug, so a bridge restoring or stopping thousands of puppets does not write thousands of info
+ * lines; a close the server or the network caused stays at info.
  */
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -31,6 +32,11 @@ describe("NS session close logging", () => {
     harness = await Harness.start();
     const ownLogs: LogEntry[] = [];
     const alice = await harness.login(ALICE, { logger: recordingLogger(ownLogs) });
+    // A login is routine too: a bridge restoring thousands of logins logs one summary instead.
+    assert.deepEqual(
+      ownLogs.filter((e) => e.message === "MSN session connected").map((e) => e.level),
+      ["debug"],
+    );
     await alice.close();
     const own = ownLogs.filter((e) => e.message === "MSN session closed");
     assert.deepEqual(

@@ -1,0 +1,80 @@
+/**
+ * What a restart writes at info level: one summary line for all stored logins, not a line per
+ * login (10,000 puppets wrote 10,000 "contacts synced" lines per restart).
+ */
+import { describe, test, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { BridgeCore } from "../../../src/bridge/core.js";
+import type { Log } from "../../../src/bridge/log.js";
+import type { Store } from "../../../src/store/store.js";
+import { FakeMatrix, FakeNotification, memoryStore, TEST_CORE_OPTIONS, until } from "./fakes.js";
+
+interface Line {
+  level: keyof Log;
+  msg: string;
+  meta: Record<string, unknown> | undefined;
+}
+
+function recordingLog(lines: Line[]): Log {
+  const at =
+    (level: keyof Log) =>
+    (msg: string, meta?: Record<string, unknown>): void => {
+      lines.push({ level, msg, meta });
+    };
+  return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug") };
+}
+
+describe("restoring stored logins", () => {
+  let store: Store;
+  let core: BridgeCore;
+
+  afterEach(async () => {
+    await core.stop();
+    await store.close();
+  });
+
+  test("one info summary after every login's first attempt; per-login lines at debug", async () => {
+    store = await memoryStore();
+    const users = ["@a:hs", "@b:hs", "@c:hs", "@d:hs"];
+    for (const [i, userId] of users.entries()) {
+      await store.upsertLogin({
+        userId,
+        email: `user${i}@msn.test`,
+        password: "pw",
+        // The last one logged out of auto-connect: it is not restored, nor counted.
+        autoConnect: i < 3,
+        friendlyName: `User ${i}`,
+      });
+    }
+    const lines: Line[] = [];
+    core = new BridgeCore(
+      store,
+      new FakeMatrix(),
+      ({ email, password }) => {
+        const ns = new FakeNotification(email, password);
+        ns.addFakeContact("bob@msn.test", "Bob", "NLN");
+        // One account's password no longer works: its attempt ends too, unconnected.
+        if (email === "user2@msn.test") ns.connectError = Object.assign(new Error("911"), { code: 911 });
+        return ns;
+      },
+      TEST_CORE_OPTIONS,
+      recordingLog(lines),
+    );
+    await core.start();
+    await until(() => lines.some((l) => l.msg === "stored MSN logins restored"));
+    // Contact sync ends an offline grace after each login.
+    await until(() => lines.filter((l) => l.msg === "contacts synced").length === 2);
+
+    const summaries = lines.filter((l) => l.msg === "stored MSN logins restored");
+    assert.equal(summaries.length, 1);
+    assert.equal(summaries[0]!.level, "info");
+    assert.equal(summaries[0]!.meta?.logins, 3);
+    assert.equal(summaries[0]!.meta?.connected, 2);
+    assert.equal(typeof summaries[0]!.meta?.seconds, "number");
+    const perLogin = lines.filter((l) => l.msg === "contacts synced");
+    assert.deepEqual(
+      perLogin.map((l) => l.level),
+      ["debug", "debug"],
+    );
+  });
+});
