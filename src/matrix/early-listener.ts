@@ -20,7 +20,8 @@ import { Worker } from "node:worker_threads";
 
 /** The part of matrix-appservice's AppService that {@link EarlyListener.serve} touches. */
 export interface ServableAppService {
-  readonly expressApp: RequestListener;
+  /** Answers every appservice request (the transaction endpoint and the express app behind it). */
+  readonly requestListener: RequestListener;
   listen(port: number, hostname: string, backlog: number, callback?: () => void): Promise<void> | undefined;
   close(): Promise<void>;
 }
@@ -108,15 +109,15 @@ export class EarlyListener {
   }
 
   /**
-   * Makes matrix-appservice's AppService serve on this port: its `listen()` lets the worker go
-   * and binds its express app in its place; its `close()` closes that server.
+   * Makes the AppService serve on this port: its `listen()` lets the worker go and binds its
+   * request listener in its place; its `close()` closes that server.
    * Call it before the Bridge's `listen()`, whose port and host arguments are then ignored.
    */
   serve(appService: ServableAppService): void {
     let server: Server | null = null;
     appService.listen = async (_port, _hostname, backlog) => {
       await this.release();
-      const own = createServer(appService.expressApp);
+      const own = createServer(appService.requestListener);
       await new Promise<void>((resolve, reject) => {
         own.once("error", reject);
         own.listen({ port: this.port, host: this.hostname, backlog }, () => {

@@ -62,6 +62,12 @@ export function asMatrixEvent(raw: unknown): MatrixEvent | null {
 }
 
 export class EventRouter {
+  /**
+   * Messages taken from the homeserver (or the outbox) and not yet settled — on MSN, or refused
+   * with a notice. A homeserver that replays a transaction meanwhile must not send them twice.
+   */
+  readonly #onItsWay = new Set<string>();
+
   constructor(private readonly d: RouterDeps) {}
 
   async onEvent(raw: unknown): Promise<void> {
@@ -106,15 +112,22 @@ export class EventRouter {
         eventId: m.eventId,
         roomId: m.roomId,
       });
+      this.#onItsWay.add(m.eventId);
       await this.d.core.handlePortalMessage(m.roomId, m.sender, m.eventId, m.content, {
-        onSettled: () => this.settleOutgoing(m.eventId),
+        onSettled: async () => {
+          this.#onItsWay.delete(m.eventId);
+          await this.settleOutgoing(m.eventId, Promise.resolve());
+        },
       });
     }
     return pending.length;
   }
 
-  private async settleOutgoing(eventId: string): Promise<void> {
+  /** A message that settled after its transaction: handled, and out of the outbox it was put in. */
+  private async settleOutgoing(eventId: string, outboxed: Promise<unknown> | null): Promise<void> {
     await this.d.store.markEventHandled(eventId);
+    if (outboxed === null) return;
+    await outboxed;
     await this.d.store.removeFromOutbox(eventId);
   }
 
@@ -242,19 +255,33 @@ export class EventRouter {
       );
       return "handled";
     }
-    // Into the outbox before the transaction is acknowledged: a message the bridge took but had
-    // not yet put on MSN when it crashed is sent after the restart. It counts as handled only
-    // once it is on MSN (or refused with a notice).
     const eventId = ev.event_id;
-    const message = { eventId, roomId: ev.room_id, sender: ev.sender, content: ev.content };
-    if (!(await this.d.store.addToOutbox(message))) {
+    if (this.#onItsWay.has(eventId)) {
       this.d.log.info("a message replayed by the homeserver is already on its way", { eventId });
       return "deferred";
     }
+    this.#onItsWay.add(eventId);
+    let returned = false;
+    let settledInTime = false;
+    let outboxed: Promise<unknown> | null = null;
     await this.d.core.handlePortalMessage(ev.room_id, ev.sender, eventId, ev.content, {
       awaitDelivery: true,
-      onSettled: () => this.settleOutgoing(eventId),
+      onSettled: async () => {
+        this.#onItsWay.delete(eventId);
+        // Settled while the transaction is still open: recorded as handled with it (onEvent).
+        if (!returned) settledInTime = true;
+        else await this.settleOutgoing(eventId, outboxed);
+      },
     });
+    returned = true;
+    if (settledInTime) return "handled";
+    // Still on its way as the transaction is about to be acknowledged, after which the homeserver
+    // will not send it again: into the outbox, so that a crash from here on does not lose it. A
+    // message that reaches MSN while the transaction is open (almost all of them) costs no outbox
+    // write: if the bridge dies before the acknowledgement, the homeserver replays the transaction.
+    const message = { eventId, roomId: ev.room_id, sender: ev.sender, content: ev.content };
+    outboxed = this.d.store.addToOutbox(message);
+    await outboxed;
     return "deferred";
   }
 }

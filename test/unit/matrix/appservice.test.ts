@@ -1,9 +1,11 @@
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Request as HttpRequest, Response as HttpResponse } from "express";
 import {
   PerRoomSerializer,
+  MAX_TRANSACTION_BYTES,
   TransactionalAppService,
   type TransactionLog,
 } from "../../../src/matrix/appservice.js";
@@ -12,7 +14,10 @@ import { silentLog } from "../../../src/bridge/log.js";
 class MemoryTransactions implements TransactionLog {
   readonly seen = new Set<string>();
   failMark = false;
+  /** hasTransaction calls: a request got as far as the store. */
+  asked = 0;
   async hasTransaction(txnId: string): Promise<boolean> {
+    this.asked++;
     return this.seen.has(txnId);
   }
   async markTransaction(txnId: string): Promise<boolean> {
@@ -23,9 +28,46 @@ class MemoryTransactions implements TransactionLog {
   }
 }
 
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 5) {
+    if (waited > 5000) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 interface Answer {
   status: number;
   body: unknown;
+}
+
+/** Each appservice under test answers on its own loopback server, as the homeserver reaches it. */
+const servers = new WeakMap<TransactionalAppService, Promise<string>>();
+const opened: Server[] = [];
+after(() => opened.forEach((s) => s.close()));
+
+function baseUrl(as: TransactionalAppService): Promise<string> {
+  let url = servers.get(as);
+  if (!url) {
+    const server = createServer(as.requestListener);
+    opened.push(server);
+    url = new Promise((resolve) =>
+      server.listen(0, "127.0.0.1", () =>
+        resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+      ),
+    );
+    servers.set(as, url);
+  }
+  return url;
+}
+
+async function request(
+  as: TransactionalAppService,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  const res = await fetch(`${await baseUrl(as)}${path}`, { method: "PUT", body, headers });
+  return { status: res.status, body: await res.json() };
 }
 
 function put(
@@ -34,26 +76,12 @@ function put(
   body: unknown,
   token: string | null = "hs-secret",
 ): Promise<Answer> {
-  return new Promise((done) => {
-    let status = 200;
-    const res = {
-      status(code: number) {
-        status = code;
-        return res;
-      },
-      json(payload: unknown) {
-        done({ status, body: payload });
-        return res;
-      },
-    };
-    const req = {
-      headers: token === null ? {} : { authorization: `Bearer ${token}` },
-      query: {},
-      params: { txnId },
-      body,
-    };
-    void as.handleTransaction(req as unknown as HttpRequest, res as unknown as HttpResponse);
-  });
+  return request(
+    as,
+    `/_matrix/app/v1/transactions/${encodeURIComponent(txnId)}`,
+    JSON.stringify(body),
+    token === null ? {} : { authorization: `Bearer ${token}` },
+  );
 }
 
 function appservice(
@@ -91,8 +119,8 @@ describe("TransactionalAppService", () => {
     const { as, handled, gate } = appservice(store);
     let answered = false;
     const first = put(as, "t1", { events: [event(1), event(2)] }).then((a) => ((answered = true), a));
+    await until("both events dispatched", () => handled.length === 2);
     await sleep(20);
-    assert.equal(handled.length, 2);
     assert.equal(answered, false, "no answer while the events are being handled");
     assert.equal(store.seen.has("t1"), false);
     gate.release();
@@ -107,6 +135,7 @@ describe("TransactionalAppService", () => {
     const { as, handled, gate } = appservice(store);
     const a = put(as, "t2", { events: [event(3)] });
     const b = put(as, "t2", { events: [event(3)] });
+    await until("both requests at the store or waiting", () => store.asked >= 1 && handled.length === 1);
     await sleep(20);
     gate.release();
     assert.deepEqual(
@@ -126,14 +155,67 @@ describe("TransactionalAppService", () => {
     assert.ok(store.seen.has("t3"));
   });
 
-  test("wrong or missing token: 403, nothing handled; a non-object body: 400", async () => {
+  test("wrong token 403, missing token 401 (spec), token checked in the query too; nothing handled", async () => {
     const store = new MemoryTransactions();
-    const { as, handled } = appservice(store);
-    assert.equal((await put(as, "t4", { events: [event(5)] }, "wrong")).status, 403);
-    assert.equal((await put(as, "t4", { events: [event(5)] }, null)).status, 403);
-    assert.equal((await put(as, "t5", [1, 2])).status, 400);
+    const { as, handled, gate } = appservice(store);
+    gate.release();
+    const body = JSON.stringify({ events: [event(5)] });
+    assert.deepEqual(await put(as, "t4", { events: [event(5)] }, "wrong"), {
+      status: 403,
+      body: { errcode: "M_FORBIDDEN", error: "Bad token supplied" },
+    });
+    assert.equal((await put(as, "t4", { events: [event(5)] }, "hs-secretX")).status, 403);
+    assert.equal((await put(as, "t4", { events: [event(5)] }, null)).status, 401);
+    assert.equal(
+      (await request(as, "/_matrix/app/v1/transactions/t4", body, { authorization: "Basic x" })).status,
+      401,
+    );
+    assert.equal(
+      (await request(as, "/_matrix/app/v1/transactions/t4?access_token=no", body, {})).status,
+      403,
+    );
     assert.equal(handled.length, 0);
     assert.equal(store.seen.size, 0);
+    const legacy = await request(as, "/_matrix/app/v1/transactions/t4?x=1&access_token=hs-secret", body, {});
+    assert.equal(legacy.status, 200);
+    assert.equal(handled.length, 1);
+  });
+
+  test("bad bodies and IDs: 400/404/413 with a Matrix error, nothing handled or recorded", async () => {
+    const store = new MemoryTransactions();
+    const { as, handled } = appservice(store);
+    const auth = { authorization: "Bearer hs-secret" };
+    const bodyOf = async (path: string, body: string): Promise<unknown> =>
+      (await request(as, path, body, auth)).body;
+    assert.equal((await put(as, "t5", [1, 2])).status, 400);
+    assert.equal((await put(as, "t5", null)).status, 400);
+    assert.deepEqual(await bodyOf("/_matrix/app/v1/transactions/t5", "{not json"), {
+      errcode: "M_NOT_JSON",
+      error: "A transaction is a JSON object",
+    });
+    assert.equal((await request(as, "/_matrix/app/v1/transactions/", "{}", auth)).status, 404);
+    assert.equal((await request(as, "/_matrix/app/v1/transactions/a/b", "{}", auth)).status, 404);
+    assert.equal((await request(as, "/_matrix/app/v1/transactions/%E0%A4%A", "{}", auth)).status, 404);
+    const huge = JSON.stringify({ events: [{ pad: "x".repeat(MAX_TRANSACTION_BYTES) }] });
+    const tooLarge = await request(as, "/_matrix/app/v1/transactions/t6", huge, auth);
+    assert.deepEqual(tooLarge, {
+      status: 413,
+      body: { errcode: "M_TOO_LARGE", error: "The transaction is too large" },
+    });
+    assert.equal(handled.length, 0);
+    assert.equal(store.seen.size, 0);
+    // The endpoint still answers after all that.
+    assert.equal((await put(as, "t7", { events: [] })).status, 200);
+  });
+
+  test("an ID with escaped characters is recorded decoded, and its replay recognised", async () => {
+    const store = new MemoryTransactions();
+    const { as, handled, gate } = appservice(store);
+    gate.release();
+    assert.equal((await put(as, "a b/ü?", { events: [event(9)] })).status, 200);
+    assert.ok(store.seen.has("a b/ü?"));
+    assert.equal((await put(as, "a b/ü?", { events: [event(9)] })).status, 200);
+    assert.equal(handled.length, 1);
   });
 
   test("entries that are not objects are dropped; the rest is handled", async () => {
@@ -158,6 +240,7 @@ describe("TransactionalAppService", () => {
     const handled: unknown[] = [];
     as.on("event", (ev: unknown) => void handled.push(ev));
     const answer = put(as, "t8", { events: [event(8)] });
+    await until("the request reached the store", () => store.asked === 1);
     await sleep(30);
     assert.equal(handled.length, 0);
     as.acceptTransactions();

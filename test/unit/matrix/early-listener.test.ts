@@ -13,12 +13,12 @@ function blockFor(ms: number): void {
 }
 
 function fakeAppService(seen: string[]): ServableAppService {
-  const expressApp: RequestListener = (req, res) => {
+  const requestListener: RequestListener = (req, res) => {
     seen.push(`${req.method} ${req.url}`);
     res.end("from the app");
   };
   return {
-    expressApp,
+    requestListener,
     listen: () => {
       throw new Error("would bind a server of its own");
     },
