@@ -8,8 +8,18 @@
  * - logins: spawn → every puppet logged in, first start (ghosts unknown) and after each
  *   restart (SIGTERM, start again), with the most logins the MSN server saw in progress at once;
  * - homeserver requests per puppet during a restart (an unchanged puppet should need none);
- * - idle: RSS and V8 heap (Prometheus `nodejs_heap_size_used_bytes`) and CPU in 1-second
- *   windows, after the restarts, with keep-alives at the default 50 s interval;
+ * - bridge CPU time from spawn until every puppet is logged in (load on the machine stretches the
+ *   wall time, not this);
+ * - idle: RSS and CPU in 1-second windows, after the restarts, with keep-alives at the default
+ *   50 s interval; V8 heap used as scraped (`nodejs_heap_size_used_bytes`: garbage not yet
+ *   collected included, so it moves with the time since the last GC) and the young generation's
+ *   committed size (`new` space: V8 doubles it after a burst of allocation such as a login herd,
+ *   and keeps it, a fixed cost that the K=0 baseline, which never logged anyone in, does not pay);
+ * - live heap: after the idle windows the bridge's inspector is switched on (SIGUSR1; its port was
+ *   set to 0 at spawn) and asked for a full GC, then for `process.memoryUsage()`: the heap that is
+ *   really held, per puppet;
+ * - the marginal RSS per puppet between two measured K > 0 (slope): what one more puppet costs,
+ *   without fixed costs (code compiled by the first login, the grown young generation);
  * - one MSN message crossing to Matrix while all are connected: the first to a puppet (opens a
  *   switchboard and creates the portal) and then warm ones on the same switchboard.
  */
@@ -43,6 +53,14 @@ const LOGIN_CONCURRENCY = 8;
 /** The core's offline grace: contact sync finishes this long after a login. */
 const CONTACT_SYNC_GRACE_MS = 3000;
 const GROUP = "scale";
+/**
+ * Node options of the bridge under test. The inspector port is chosen at spawn but the inspector
+ * only starts on SIGUSR1, after the idle figures, so it costs the measured bridge nothing.
+ * SCALE_BRIDGE_NODE_OPTIONS adds options for A/B runs (e.g. `--max-semi-space-size=16`).
+ */
+function bridgeNodeOptions(): string {
+  return ["--inspect-port=127.0.0.1:0", process.env.SCALE_BRIDGE_NODE_OPTIONS ?? ""].join(" ").trim();
+}
 
 export interface ScaleOptions {
   /** Puppet counts to measure; 0 (the baseline) is always measured first. */
@@ -131,6 +149,8 @@ interface StartTimes {
   healthCpuMs: number;
   /** Spawn → the MSN server saw the last of the K logins complete (NaN for K = 0). */
   allLoggedInMs: number;
+  /** CPU time the bridge had used by then (NaN for K = 0). */
+  allLoggedInCpuMs: number;
   maxConcurrentLogins: number;
 }
 
@@ -156,11 +176,38 @@ async function firstOk(
   return [Number.NaN, Number.NaN];
 }
 
-async function heapUsedBytes(port: number): Promise<number> {
+/** Heap used (garbage included) and the young generation's committed size, from /metrics. */
+async function heapFromMetrics(port: number): Promise<{ usedBytes: number; youngBytes: number }> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   const text = await res.text();
-  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
-  return m ? Number(m[1]) : Number.NaN;
+  const used = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  const young = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\S+)$/m.exec(text);
+  return {
+    usedBytes: used ? Number(used[1]) : Number.NaN,
+    youngBytes: young ? Number(young[1]) : Number.NaN,
+  };
+}
+
+/**
+ * One DevTools-protocol call over the bridge's inspector socket. Only the bench talks to it, one
+ * call at a time.
+ */
+function inspectorCall(ws: WebSocket, id: number, method: string, params: object = {}): Promise<unknown> {
+  return new Promise((done, fail) => {
+    const onMessage = (ev: MessageEvent): void => {
+      const msg = JSON.parse(String(ev.data)) as {
+        id?: number;
+        result?: unknown;
+        error?: { message: string };
+      };
+      if (msg.id !== id) return;
+      ws.removeEventListener("message", onMessage);
+      if (msg.error) fail(new Error(`${method}: ${msg.error.message}`));
+      else done(msg.result);
+    };
+    ws.addEventListener("message", onMessage);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
 }
 
 /** One K: MSN server, stub homeserver and bridge, with a store holding K logins. */
@@ -249,7 +296,14 @@ class ScaleRun {
     let healthAt: [number, number];
     let readyAt: [number, number];
     try {
-      await this.bridge.start(60_000);
+      // The child's environment is copied when it is spawned, which start() does before its
+      // first await: the options reach the bridge and nothing else.
+      const nodeOptions = process.env.NODE_OPTIONS;
+      process.env.NODE_OPTIONS = [nodeOptions ?? "", bridgeNodeOptions()].join(" ").trim();
+      const started = this.bridge.start(60_000);
+      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = nodeOptions;
+      await started;
       [healthAt, readyAt] = await withTimeout(
         Promise.all([health, ready]),
         60_000,
@@ -260,6 +314,7 @@ class ScaleRun {
     }
     this.bridgePid = findChildPid(this.bridge.configPath);
     let allLoggedInMs = Number.NaN;
+    let allLoggedInCpuMs = Number.NaN;
     let stats = await this.server.stats();
     if (this.k > 0) {
       const deadline = performance.now() + 300_000;
@@ -271,12 +326,14 @@ class ScaleRun {
         stats = await this.server.stats();
       }
       allLoggedInMs = performance.now() - t0;
+      allLoggedInCpuMs = processCpuMs(this.bridgePid);
     }
     return {
       healthMs: healthAt[0] - t0,
       healthCpuMs: healthAt[1],
       readyMs: readyAt[0] - t0,
       allLoggedInMs,
+      allLoggedInCpuMs,
       maxConcurrentLogins: stats.maxConcurrentLogins,
     };
   }
@@ -302,7 +359,7 @@ class ScaleRun {
   }
 
   /** RSS and heap samples, and CPU % of one core per 1-second window. */
-  async idle(seconds: number): Promise<{ rssKiB: number[]; heapBytes: number[]; cpuPercent: number[] }> {
+  async idle(seconds: number): Promise<Idle> {
     const rssKiB: number[] = [];
     const cpuPercent: number[] = [];
     let cpu = processCpuMs(this.bridgePid);
@@ -318,11 +375,49 @@ class ScaleRun {
     }
     // Scraped after the CPU windows: producing the metrics costs the bridge CPU too.
     const heapBytes: number[] = [];
+    const youngBytes: number[] = [];
     for (let i = 0; i < 3; i++) {
-      heapBytes.push(await heapUsedBytes(this.bridge.appservicePort));
+      const heap = await heapFromMetrics(this.bridge.appservicePort);
+      heapBytes.push(heap.usedBytes);
+      youngBytes.push(heap.youngBytes);
       await sleep(200);
     }
-    return { rssKiB, heapBytes, cpuPercent };
+    return { rssKiB, heapBytes, youngBytes, cpuPercent };
+  }
+
+  /**
+   * The heap really held: starts the bridge's inspector (SIGUSR1), asks for a full GC and reads
+   * `process.memoryUsage()`. Last thing of a run: the inspector stays on.
+   */
+  async liveMemory(): Promise<{ heapBytes: number; rssKiB: number }> {
+    const from = this.bridge.log.length;
+    process.kill(this.bridgePid, "SIGUSR1");
+    const deadline = performance.now() + 10_000;
+    let url: RegExpExecArray | null = null;
+    while (!(url = /Debugger listening on (ws:\/\/\S+)/.exec(this.bridge.log.slice(from)))) {
+      if (performance.now() > deadline) throw new Error("scale: the bridge's inspector did not start");
+      await sleep(20);
+    }
+    const ws = new WebSocket(url[1]!);
+    try {
+      await new Promise((done, fail) => {
+        ws.addEventListener("open", done, { once: true });
+        ws.addEventListener("error", () => fail(new Error("scale: cannot reach the bridge's inspector")), {
+          once: true,
+        });
+      });
+      // Twice: objects freed by the first one's finalizers go in the second.
+      await inspectorCall(ws, 1, "HeapProfiler.collectGarbage");
+      await inspectorCall(ws, 2, "HeapProfiler.collectGarbage");
+      const result = (await inspectorCall(ws, 3, "Runtime.evaluate", {
+        expression: "JSON.stringify(process.memoryUsage())",
+        returnByValue: true,
+      })) as { result: { value: string } };
+      const usage = JSON.parse(result.result.value) as NodeJS.MemoryUsage;
+      return { heapBytes: usage.heapUsed, rssKiB: usage.rss / 1024 };
+    } finally {
+      ws.close();
+    }
   }
 
   /** MSN → Matrix while all are connected: first message to each probe, then warm ones. */
@@ -370,12 +465,20 @@ function probeIndexes(k: number, count: number): number[] {
   return [...new Set(Array.from({ length: n }, (_, j) => Math.round((j * (k - 1)) / Math.max(1, n - 1))))];
 }
 
+interface Idle {
+  rssKiB: number[];
+  heapBytes: number[];
+  youngBytes: number[];
+  cpuPercent: number[];
+}
+
 interface Measured {
   k: number;
   starts: StartTimes[];
   restartRequestsPerPuppet: number[];
   stopMs: number[];
-  idle: { rssKiB: number[]; heapBytes: number[]; cpuPercent: number[] };
+  idle: Idle;
+  live: { heapBytes: number; rssKiB: number };
   firstMs: number[];
   warmMs: number[];
 }
@@ -403,10 +506,11 @@ async function measure(k: number, opts: ScaleOptions): Promise<Measured> {
     const idle = await run.idle(opts.idleSeconds);
     const { firstMs, warmMs } =
       k > 0 ? await run.messages(probes, opts.warmMessages) : { firstMs: [], warmMs: [] };
+    const live = await run.liveMemory();
     if (run.homeserver.unmatched.length > 0) {
       say(`stub homeserver answered {} to: ${[...new Set(run.homeserver.unmatched)].join(", ")}`);
     }
-    return { k, starts, restartRequestsPerPuppet, stopMs, idle, firstMs, warmMs };
+    return { k, starts, restartRequestsPerPuppet, stopMs, idle, live, firstMs, warmMs };
   } finally {
     await run.stop();
   }
@@ -424,7 +528,7 @@ export async function runScale(opts: ScaleOptions): Promise<Figure[]> {
   for (const k of counts) results.push(await measure(k, opts));
   const baseline = results[0]!;
   const baseRss = median(baseline.idle.rssKiB);
-  const baseHeap = median(baseline.idle.heapBytes);
+  const baseLiveHeap = baseline.live.heapBytes;
   const figures: Figure[] = [];
   for (const r of results) {
     const label = `K=${r.k}`;
@@ -455,10 +559,18 @@ export async function runScale(opts: ScaleOptions): Promise<Figure[]> {
         r.k === 10_000 ? "≤ 400 MiB" : "",
       ),
       figure(
-        `${label}: idle V8 heap used`,
+        `${label}: idle V8 heap used, garbage included`,
         "MiB",
         r.idle.heapBytes.map((x) => x / 1024 / 1024),
       ),
+      figure(
+        `${label}: idle V8 young generation, committed`,
+        "MiB",
+        r.idle.youngBytes.map((x) => x / 1024 / 1024),
+      ),
+      figure(`${label}: live heap (after a full GC)`, "MiB", [r.live.heapBytes / 1024 / 1024]),
+      // Whether the GC gives the young generation back: idle RSS above stays what a bridge holds.
+      figure(`${label}: RSS right after that full GC`, "MiB", [r.live.rssKiB / 1024]),
       figure(`${label}: idle CPU (1 s windows)`, "% core", r.idle.cpuPercent, "< 5 %"),
     );
     if (r.k === 0) continue;
@@ -469,17 +581,20 @@ export async function runScale(opts: ScaleOptions): Promise<Figure[]> {
         r.idle.rssKiB.map((x) => (x - baseRss) / r.k),
         "≤ 30 KiB",
       ),
-      figure(
-        `${label}: heap per puppet over K=0`,
-        "KiB",
-        r.idle.heapBytes.map((x) => (x - baseHeap) / 1024 / r.k),
-      ),
+      figure(`${label}: live heap per puppet over K=0`, "KiB", [
+        (r.live.heapBytes - baseLiveHeap) / 1024 / r.k,
+      ]),
       figure(`${label}: first start, all logged in`, "s", [r.starts[0]!.allLoggedInMs / 1000]),
       figure(
         `${label}: restart, all logged in`,
         "s",
         restarts.map((s) => s.allLoggedInMs / 1000),
         r.k === 10_000 ? "≤ 60 s" : "",
+      ),
+      figure(
+        `${label}: restart, bridge CPU until all logged in`,
+        "s",
+        restarts.map((s) => s.allLoggedInCpuMs / 1000),
       ),
       figure(
         `${label}: max logins in progress (MSN side)`,
@@ -500,6 +615,19 @@ export async function runScale(opts: ScaleOptions): Promise<Figure[]> {
       ),
       figure(`${label}: MSN→Matrix, first message (new portal)`, "ms", r.firstMs),
       figure(`${label}: MSN→Matrix, warm message`, "ms", r.warmMs),
+    );
+  }
+  // What one more puppet costs, between two measured K: fixed costs cancel out.
+  const measured = results.filter((r) => r.k > 0);
+  for (let i = 1; i < measured.length; i++) {
+    const [a, b] = [measured[i - 1]!, measured[i]!];
+    figures.push(
+      figure(`K=${a.k}→${b.k}: RSS per added puppet (slope)`, "KiB", [
+        (median(b.idle.rssKiB) - median(a.idle.rssKiB)) / (b.k - a.k),
+      ]),
+      figure(`K=${a.k}→${b.k}: live heap per added puppet (slope)`, "KiB", [
+        (b.live.heapBytes - a.live.heapBytes) / 1024 / (b.k - a.k),
+      ]),
     );
   }
   return figures;
