@@ -75,7 +75,12 @@ async function nsRoundTripMs(c: RigContact): Promise<number> {
   return performance.now() - start;
 }
 
+/** Warm messages are measured in this many rounds. */
+const CPU_ROUNDS = 5;
+
 export interface MatrixToMsnOptions {
+  /** Sent first and not measured. */
+  warmupMessages: number;
   warmMessages: number;
   coldMessages: number;
 }
@@ -87,16 +92,23 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
   const pid = rig.bridgePid;
 
   const warm: number[] = [];
-  for (let i = 0; i < 5; i++) await oneMessage(rig, c); // warm-up, not counted
-  let cpuBefore = processCpuMs(pid);
-  for (let i = 0; i < opts.warmMessages; i++) {
-    const { start, end } = await oneMessage(rig, c);
-    warm.push(end - start);
+  // Not counted: until V8 has optimised the path (a few hundred messages) a message costs the
+  // bridge twice as much, which says nothing about a bridge that has been running for a while.
+  for (let i = 0; i < opts.warmupMessages; i++) await oneMessage(rig, c);
+  // CPU is read per round of messages (clock-tick resolution), giving runs to take a median of.
+  const warmCpu: number[] = [];
+  const perRound = Math.max(1, Math.floor(opts.warmMessages / CPU_ROUNDS));
+  for (let round = 0; round < CPU_ROUNDS; round++) {
+    const cpuBefore = processCpuMs(pid);
+    for (let i = 0; i < perRound; i++) {
+      const { start, end } = await oneMessage(rig, c);
+      warm.push(end - start);
+    }
+    warmCpu.push((processCpuMs(pid) - cpuBefore) / perRound);
   }
-  const warmCpu = (processCpuMs(pid) - cpuBefore) / opts.warmMessages;
 
   const typing: number[] = [];
-  for (let i = 0; i < opts.warmMessages; i++) typing.push(await oneTyping(rig, c));
+  for (let i = 0; i < Math.min(opts.warmMessages, 200); i++) typing.push(await oneTyping(rig, c));
 
   // The control for the cold case: a warm send after the same idle pause, so what the pause alone
   // costs (a sleeping process waking on a busy machine) is not blamed on opening a switchboard.
@@ -134,7 +146,7 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
       // Let the bridge see the BYE and drop its side, so the message really finds no switchboard.
       await sleep(IDLE_MS);
       marks = new Map();
-      cpuBefore = processCpuMs(pid);
+      const cpuBefore = processCpuMs(pid);
       const { start, end } = await oneMessage(rig, c);
       coldCpuMs += processCpuMs(pid) - cpuBefore;
       cold.push(end - start);
@@ -177,7 +189,7 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
       group,
       name: "bridge CPU per message, warm",
       unit: "ms",
-      summary: summarize([warmCpu]),
+      summary: summarize(warmCpu),
       target: "≤ 1 ms",
     },
     {

@@ -73,7 +73,13 @@ export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
     }
     if (opts.only.includes("matrix-to-msn")) {
       say("Matrix→MSN…");
-      figures.push(...(await runMatrixToMsn(rig, { warmMessages: q ? 5 : 200, coldMessages: q ? 2 : 30 })));
+      figures.push(
+        ...(await runMatrixToMsn(rig, {
+          warmupMessages: q ? 5 : 300,
+          warmMessages: q ? 5 : 1000,
+          coldMessages: q ? 2 : 30,
+        })),
+      );
     }
     if (opts.only.includes("contact-sync")) {
       say("contact sync…");
