@@ -128,10 +128,60 @@ type State = "idle" | "connecting" | "connected" | "closing" | "closed";
 /** Owns the lists of the account; FL/AL/BL change through us, RL through the server. */
 type OwnList = Exclude<ListName, "RL">;
 
-function freezeContact(contact: Contact): Contact {
-  Object.freeze(contact.lists);
-  Object.freeze(contact.groups);
-  return Object.freeze(contact);
+/*
+ * Contacts are frozen, so their equal parts can be shared. A bridge holds every contact of every
+ * puppet (10,000 puppets × their lists); sharing saves ~150 bytes a contact.
+ */
+
+/** The 16 combinations of list memberships, one frozen object each. */
+const SHARED_LISTS: readonly Readonly<ContactLists>[] = Array.from({ length: 16 }, (_, bits) =>
+  Object.freeze({
+    forward: (bits & 1) !== 0,
+    allow: (bits & 2) !== 0,
+    block: (bits & 4) !== 0,
+    reverse: (bits & 8) !== 0,
+  }),
+);
+
+function sharedLists(lists: Readonly<ContactLists>): Readonly<ContactLists> {
+  const bits =
+    (lists.forward ? 1 : 0) | (lists.allow ? 2 : 0) | (lists.block ? 4 : 0) | (lists.reverse ? 8 : 0);
+  return SHARED_LISTS[bits]!;
+}
+
+const NO_GROUPS: readonly string[] = Object.freeze([]);
+/**
+ * Group-id sets seen lately (MSNP7–9 ids are small integers, so most contacts of most accounts are
+ * in "0" or "1"); emptied when full, as MSNP10+ GUIDs differ per account.
+ */
+const sharedGroupSets = new Map<string, readonly string[]>();
+const MAX_SHARED_GROUP_SETS = 1024;
+
+function sharedGroups(groups: readonly string[]): readonly string[] {
+  if (groups.length === 0) return NO_GROUPS;
+  const key = groups.join(",");
+  let shared = sharedGroupSets.get(key);
+  if (!shared) {
+    if (sharedGroupSets.size >= MAX_SHARED_GROUP_SETS) sharedGroupSets.clear();
+    // Split from the joined key: ids parsed from a protocol line are slices that keep the line.
+    shared = Object.freeze(key.split(","));
+    sharedGroupSets.set(key, shared);
+  }
+  return shared;
+}
+
+/**
+ * The frozen contact stored under `key` (its lower-cased address). An address as parsed is a
+ * slice of its protocol line and keeps the whole line alive; the key is a string of its own, and
+ * the same text for most addresses.
+ */
+function freezeContact(key: string, contact: Contact): Contact {
+  return Object.freeze({
+    ...contact,
+    email: contact.email === key ? key : contact.email,
+    lists: sharedLists(contact.lists),
+    groups: sharedGroups(contact.groups),
+  });
 }
 
 function parseAddress(address: string): { host: string; port: number } | null {
@@ -186,7 +236,8 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
   /** Set when the server told us why it is closing (`OUT OTH`) before the socket goes. */
   private serverCloseReason: NotificationCloseReason | null = null;
   private contactLimitLogged = false;
-  private readonly switchboards = new Set<SwitchboardSession>();
+  /** Open switchboards; null while there are none (most puppets, most of the time). */
+  private switchboards: Set<SwitchboardSession> | null = null;
   private closing: Promise<void> | null = null;
 
   constructor(options: NotificationSessionOptions) {
@@ -332,7 +383,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     }
     this.state = "closing";
     this.stopKeepAlive();
-    await Promise.allSettled([...this.switchboards].map((sb) => sb.close()));
+    await Promise.allSettled([...(this.switchboards ?? [])].map((sb) => sb.close()));
     try {
       connection.send("OUT", []);
     } catch {
@@ -444,7 +495,9 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       );
       const login = dialect.parseLoginOk(ok.args.slice(1));
       if (!login) throw new MsnProtocolError("malformed USR OK reply");
-      this.ownEmail = login.email;
+      // Not a slice of the USR line (see freezeContact) when the server spells it in lower case.
+      const lower = login.email.toLowerCase();
+      this.ownEmail = lower === login.email ? lower : login.email;
       this.ownName = login.friendlyName ?? login.email;
       return;
     }
@@ -519,12 +572,12 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       const previous = this.contactMap.get(key);
       this.contactMap.set(
         key,
-        freezeContact({
+        freezeContact(key, {
           ...previous,
           email: synced.email,
           friendlyName: previous?.friendlyName ?? synced.friendlyName,
-          lists: { ...synced.lists },
-          groups: [...synced.groups],
+          lists: synced.lists,
+          groups: synced.groups,
           status: previous?.status ?? "FLN",
           ...(synced.guid === undefined ? {} : { guid: synced.guid }),
         }),
@@ -697,8 +750,12 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       void sb.close();
       throw new MsnConnectionClosedError("notification session closed while the switchboard was opening");
     }
-    this.switchboards.add(sb);
-    sb.once("closed", () => this.switchboards.delete(sb));
+    const open = (this.switchboards ??= new Set());
+    open.add(sb);
+    sb.once("closed", () => {
+      open.delete(sb);
+      if (open.size === 0 && this.switchboards === open) this.switchboards = null;
+    });
     return sb;
   }
 
@@ -794,12 +851,12 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     }
     if (!existing && update.status === "FLN") return; // offline stranger: nothing to report
     if (!existing && this.atContactLimit()) return;
-    const contact = freezeContact({
+    const contact = freezeContact(key, {
       ...existing,
       email: existing?.email ?? update.email,
       friendlyName,
-      lists: { ...(existing?.lists ?? { forward: false, allow: false, block: false, reverse: false }) },
-      groups: [...(existing?.groups ?? [])],
+      lists: existing?.lists ?? SHARED_LISTS[0]!,
+      groups: existing?.groups ?? NO_GROUPS,
       status: update.status,
     });
     this.contactMap.set(key, contact);
@@ -825,10 +882,8 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     // Escargot sends UBX for contacts it also reports presence for; a stranger's PSM is noise.
     if (!existing) return;
     if ((existing.personalMessage ?? "") === personalMessage) return;
-    const contact = freezeContact({
+    const contact = freezeContact(key, {
       ...existing,
-      lists: { ...existing.lists },
-      groups: [...existing.groups],
       personalMessage,
     });
     this.contactMap.set(key, contact);
@@ -859,12 +914,12 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         ? change.friendlyName
         : (existing?.friendlyName ?? change.friendlyName ?? email);
     const guid = change.guid ?? existing?.guid;
-    const contact = freezeContact({
+    const contact = freezeContact(key, {
       ...existing,
       email: existing?.email ?? email,
       friendlyName,
       lists,
-      groups: change.list === "FL" && !adding ? [] : [...(existing?.groups ?? [])],
+      groups: change.list === "FL" && !adding ? NO_GROUPS : (existing?.groups ?? NO_GROUPS),
       status: existing?.status ?? "FLN",
       ...(guid === undefined ? {} : { guid }),
     });
@@ -998,8 +1053,9 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     this.listSync = null;
     this.onSyncProgress?.();
     // Escargot keeps SB participants in their sessions after the NS is gone; leave them ourselves.
-    for (const sb of this.switchboards) void sb.close();
-    this.switchboards.clear();
+    const open = this.switchboards;
+    this.switchboards = null;
+    for (const sb of open ?? []) void sb.close();
     // Our own close is routine (a logout, or every session at once when the bridge stops: with
     // 10,000 puppets those lines were a third of the shutdown's CPU); any other reason is news.
     const meta = { reason, ...(error ? errorMeta(error) : {}) };
