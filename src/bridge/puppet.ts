@@ -72,7 +72,8 @@ export class Puppet implements PortalOwner {
   }
 
   ns: NotificationPort | null = null;
-  private abort = new AbortController();
+  /** Stops the running connect loop; null while none runs (a connected puppet needs none). */
+  private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
   /** Set while a drop has been announced, so a reconnect storm produces two notices, not fifty. */
   private announcedDrop = false;
@@ -98,7 +99,6 @@ export class Puppet implements PortalOwner {
 
   /** Adopts a session the `login` command already connected. */
   adopt(ns: NotificationPort): void {
-    this.abort = new AbortController();
     this.wire(ns);
     this.setState("connected");
     this.afterConnect(ns);
@@ -113,13 +113,17 @@ export class Puppet implements PortalOwner {
    */
   start(afterDrop = false): Promise<void> {
     if (this.loop) return this.loop;
-    this.abort = new AbortController();
-    this.loop = this.connectLoop(this.abort.signal, afterDrop).finally(() => (this.loop = null));
+    const abort = new AbortController();
+    this.abort = abort;
+    this.loop = this.connectLoop(abort.signal, afterDrop).finally(() => {
+      this.loop = null;
+      if (this.abort === abort) this.abort = null;
+    });
     return this.loop;
   }
 
   async stop(): Promise<void> {
-    this.abort.abort();
+    this.abort?.abort();
     this.setState("stopped");
     const ns = this.ns;
     this.ns = null;
@@ -129,7 +133,7 @@ export class Puppet implements PortalOwner {
 
   /** The `reconnect` command: drop what we have and connect now, skipping any backoff wait. */
   async reconnect(): Promise<void> {
-    this.abort.abort();
+    this.abort?.abort();
     const ns = this.ns;
     this.ns = null;
     if (ns) await ns.close().catch(() => undefined);
