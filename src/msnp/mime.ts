@@ -54,22 +54,27 @@ function trimField(text: string, start: number, end: number): string {
 /**
  * Where the header block ends and the body starts: the first CRLF CRLF, or else (bare-LF clients)
  * the first LF LF, or else the whole payload is headers. Scanned in JS: for the usual ~100-byte
- * header block this is cheaper than a native `indexOf` call.
+ * header block this is cheaper than a native `indexOf` call. `hash` is a hash of the bytes the
+ * scan passed (the block and its terminator), the key of {@link HEADER_SUMMARIES}: the same
+ * block always gets the same hash, and the memo compares the bytes, so a collision costs a miss.
  */
-function findHeaderEnd(payload: Buffer): { end: number; bodyStart: number } {
+function findHeaderEnd(payload: Buffer): { end: number; bodyStart: number; hash: number } {
   const n = payload.length;
+  let hash = 0;
   for (let i = 0; i < n; i++) {
-    if (payload[i] !== LF) continue;
+    const byte = payload[i] as number;
+    hash = (Math.imul(hash, 31) + byte) | 0;
+    if (byte !== LF) continue;
     if (payload[i - 1] === CR && payload[i + 1] === CR && payload[i + 2] === LF) {
-      return { end: i - 1, bodyStart: i + 3 };
+      return { end: i - 1, bodyStart: i + 3, hash };
     }
     if (payload[i + 1] === LF) {
       // A CRLF CRLF anywhere later still wins over this LF LF (no earlier one exists).
       const crlf = payload.indexOf(HEADER_END, i);
-      return crlf === -1 ? { end: i, bodyStart: i + 2 } : { end: crlf, bodyStart: crlf + 4 };
+      return crlf === -1 ? { end: i, bodyStart: i + 2, hash } : { end: crlf, bodyStart: crlf + 4, hash };
     }
   }
-  return { end: n, bodyStart: n };
+  return { end: n, bodyStart: n, hash };
 }
 
 /**
@@ -500,9 +505,15 @@ export function parseBodyFields(body: Buffer): Map<string, string> {
   return fields;
 }
 
-/** Body text: UTF-8 when valid (what Escargot enforces), otherwise Latin-1 (the historic default). */
-function decodeBodyText(body: Buffer): string {
-  return isUtf8(body) ? body.toString("utf8") : body.toString("latin1");
+/**
+ * Body text (`bytes` from `start`): UTF-8 when valid (what Escargot enforces), otherwise Latin-1
+ * (the historic default).
+ */
+function decodeBodyText(bytes: Buffer, start = 0): string {
+  const text = bytes.toString("utf8", start);
+  // Invalid UTF-8 always decodes to at least one U+FFFD, so only text containing one (rare: valid
+  // text may spell it too) needs the validator.
+  return text.includes("\uFFFD") && !isUtf8(bytes.subarray(start)) ? bytes.toString("latin1", start) : text;
 }
 
 /** Normalises CRLF and lone CR to `\n`. */
@@ -519,44 +530,26 @@ const MAIL_TYPES = new Set([
 ]);
 
 /**
- * Memo for the classifier's pure parses of header blocks and values. They repeat all the time: a
- * handful of `Content-Type` values exist, and a client sends the same header block (its user's
- * `X-MMS-IM-Format` included) with every message. Bounded in entries and key length; emptied when
- * full (a flood of distinct values costs one parse each, as without the memo).
+ * Memo for a pure parse of header values that repeat (a handful of `Content-Type` values exist).
+ * Bounded in entries and value length; emptied when full (a flood of distinct values costs one
+ * parse each, as without the memo).
  */
 class HeaderValueMemo<T> {
   private readonly entries = new Map<string, T>();
-  /**
-   * The last few values, checked by plain string comparison before the map: a fresh string's
-   * hash costs a pass over it, comparing against a few recent values usually does not.
-   */
-  private readonly recentKeys: string[] = [];
-  private readonly recentValues: T[] = [];
-  private nextRecent = 0;
 
   constructor(
     private readonly parse: (value: string) => T,
-    /** How many recent values to compare before the map. */
-    private readonly recent = 4,
     private readonly maxEntries = 512,
     private readonly maxValueLength = 256,
   ) {}
 
   get(value: string): T {
-    for (let i = 0; i < this.recentKeys.length; i++) {
-      if (this.recentKeys[i] === value) return this.recentValues[i] as T;
-    }
     if (value.length > this.maxValueLength) return this.parse(value);
     let parsed = this.entries.get(value);
     if (parsed === undefined) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();
       parsed = this.parse(value);
       this.entries.set(value, parsed);
-    }
-    if (this.recent > 0) {
-      this.recentKeys[this.nextRecent] = value;
-      this.recentValues[this.nextRecent] = parsed;
-      this.nextRecent = (this.nextRecent + 1) % this.recent;
     }
     return parsed;
   }
@@ -583,11 +576,53 @@ function summariseHeaders(text: string): HeaderSummary {
   };
 }
 
+/** A memoised header block: a copy of its bytes, and what the classifier read from it. */
+class HeaderBlockEntry {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly summary: HeaderSummary,
+  ) {}
+}
+
 /**
- * Whole header blocks repeat too: a sender's client writes the same block on every message (its
- * text format included), so the block, not each value, is the memo's key.
+ * Summaries of whole header blocks, keyed by the blocks' bytes: a sender's client writes the same
+ * block (its text format included) on every message. A hit costs the hash taken during the
+ * header scan and one byte comparison, with no decoding: decoding every block to a string and
+ * hashing that string for a string-keyed map was a quarter of the parser bench's time. Bounded in
+ * entries and block size; emptied when full. A flood of distinct or colliding blocks costs one
+ * parse each, as without the memo.
  */
-const HEADER_SUMMARIES = new HeaderValueMemo(summariseHeaders, 4, 1024, 512);
+class HeaderBlockMemo {
+  readonly #entries = new Map<number, HeaderBlockEntry>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBlockBytes: number,
+  ) {}
+
+  /** The summary of the block `payload[0, end)` whose scan hash is `hash`, if memoised. */
+  get(payload: Buffer, end: number, hash: number): HeaderSummary | undefined {
+    const entry = this.#entries.get(hash);
+    if (entry === undefined) return undefined;
+    const bytes = entry.bytes;
+    if (bytes.length !== end) return undefined;
+    for (let i = 0; i < end; i++) {
+      if (bytes[i] !== payload[i]) return undefined;
+    }
+    return entry.summary;
+  }
+
+  set(payload: Buffer, end: number, hash: number, summary: HeaderSummary): void {
+    if (end > this.maxBlockBytes) return;
+    if (this.#entries.size >= this.maxEntries) this.#entries.clear();
+    // Its own small copy: a view would pin the payload's buffer (or an 8 KiB pool slab).
+    const bytes = new Uint8Array(end);
+    bytes.set(payload.subarray(0, end));
+    this.#entries.set(hash, new HeaderBlockEntry(bytes, summary));
+  }
+}
+
+const HEADER_SUMMARIES = new HeaderBlockMemo(1024, 512);
 
 const CONTENT_TYPES = new HeaderValueMemo((value) => {
   const { mediaType, param } = contentTypeOf(value, "charset");
@@ -596,15 +631,20 @@ const CONTENT_TYPES = new HeaderValueMemo((value) => {
 
 /** Classifies a `MSG` payload (switchboard or `MSG Hotmail Hotmail`). Never throws. */
 export function classifyMessage(payload: Buffer): MsnMessageContent {
-  const { end, bodyStart } = findHeaderEnd(payload);
-  const headerText = payload.toString("utf8", 0, end);
+  const { end, bodyStart, hash } = findHeaderEnd(payload);
+  let headers = HEADER_SUMMARIES.get(payload, end, hash);
+  let headerText: string | null = null;
+  if (headers === undefined) {
+    headerText = payload.toString("utf8", 0, end);
+    headers = summariseHeaders(headerText);
+    HEADER_SUMMARIES.set(payload, end, hash, headers);
+  }
   const mime = new LazyMimeMessage(payload, end, bodyStart, headerText);
-  const headers = HEADER_SUMMARIES.get(headerText);
   const contentType = headers.mediaType;
   const base = { contentType, mime };
   switch (contentType) {
     case "text/plain": {
-      const text = normaliseLineBreaks(decodeBodyText(mime.body));
+      const text = normaliseLineBreaks(decodeBodyText(payload, bodyStart));
       const charset = headers.charset;
       // A copy: the memo's object is shared by every message with this header block.
       return headers.format === undefined

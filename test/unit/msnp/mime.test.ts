@@ -328,6 +328,44 @@ describe("classifyMessage", () => {
     assert.equal(quoted.kind === "text" && quoted.charset, "UTF-8");
   });
 
+  test("header blocks that share a hash or differ in one byte are each read for themselves", () => {
+    // "Aa" and "BB" have the same 31-polynomial hash, as do the blocks around them.
+    const aa = classifyMessage(buildTypingMessage("Aa@example.com"));
+    const bb = classifyMessage(buildTypingMessage("BB@example.com"));
+    assert.equal(aa.kind === "typing" && aa.typingUser, "Aa@example.com");
+    assert.equal(bb.kind === "typing" && bb.typingUser, "BB@example.com");
+    // Same length, one byte apart, right after the first was memoised.
+    const red = classifyMessage(buildTextMessage("x", { color: "#ff0000" }));
+    const blue = classifyMessage(buildTextMessage("x", { color: "#0000ff" }));
+    assert.equal(red.kind === "text" && red.format?.color, "#ff0000");
+    assert.equal(blue.kind === "text" && blue.format?.color, "#0000ff");
+    // A block also seen with a bare-LF terminator and with a longer one.
+    const bare = classifyMessage(Buffer.from("Content-Type: text/plain\n\nhi"));
+    const long = classifyMessage(Buffer.from("Content-Type: text/plain; charset=UTF-8\r\n\r\nhi"));
+    assert.deepEqual([bare.kind, bare.kind === "text" && bare.charset], ["text", null]);
+    assert.deepEqual([long.kind, long.kind === "text" && long.charset], ["text", "UTF-8"]);
+  });
+
+  test("many distinct and oversized header blocks are still classified by their own content", () => {
+    for (let i = 0; i < 3000; i++) {
+      const user = `user${i}@example.com`;
+      const padding = i % 3 === 0 ? [["X-Padding", "p".repeat(600)] as const] : [];
+      const typing = classifyMessage(
+        buildMime([["Content-Type", "text/x-msmsgscontrol"], ...padding, ["TypingUser", user]], "\r\n"),
+      );
+      assert.equal(typing.kind === "typing" && typing.typingUser, user);
+    }
+  });
+
+  test("the header list is available when the block's summary came from the memo", () => {
+    const payload = buildTextMessage("hi", { font: "Tahoma" });
+    classifyMessage(payload);
+    const again = classifyMessage(payload);
+    assert.equal(getHeader(again.mime, "content-type"), "text/plain; charset=UTF-8");
+    assert.equal(again.mime.headers.length, 3);
+    assert.equal(again.mime.body.toString("utf8"), "hi");
+  });
+
   test("never throws on garbage", () => {
     for (const payload of [
       Buffer.alloc(0),
