@@ -126,17 +126,28 @@ function fieldNameIs(text: string, start: number, end: number, name: string, wan
  * headers (usually from the memo, see {@link HEADER_SUMMARIES}), lookups scan the decoded block.
  */
 class LazyMimeMessage implements MimeMessage {
-  readonly body: Buffer;
   readonly #payload: Buffer;
   readonly #headerEnd: number;
+  readonly #bodyStart: number;
   #headerText: string | null = null;
   #headers: Array<[string, string]> | null = null;
+  #body: Buffer | null = null;
 
   constructor(payload: Buffer, headerEnd: number, bodyStart: number, headerText: string | null = null) {
     this.#payload = payload;
     this.#headerEnd = headerEnd;
+    this.#bodyStart = bodyStart;
     this.#headerText = headerText;
-    this.body = payload.subarray(bodyStart);
+  }
+
+  /** A view of the payload after the header block (made on first use: text is decoded without it). */
+  get body(): Buffer {
+    this.#body ??= this.#payload.subarray(this.#bodyStart);
+    return this.#body;
+  }
+
+  set body(body: Buffer) {
+    this.#body = body;
   }
 
   /** The header block decoded as UTF-8 (once). */
@@ -641,18 +652,21 @@ export function classifyMessage(payload: Buffer): MsnMessageContent {
   }
   const mime = new LazyMimeMessage(payload, end, bodyStart, headerText);
   const contentType = headers.mediaType;
-  const base = { contentType, mime };
+  // The two kinds on nearly every message are built without spreading `base`.
   switch (contentType) {
     case "text/plain": {
       const text = normaliseLineBreaks(decodeBodyText(payload, bodyStart));
       const charset = headers.charset;
       // A copy: the memo's object is shared by every message with this header block.
       return headers.format === undefined
-        ? { ...base, kind: "text", text, charset }
-        : { ...base, kind: "text", text, charset, format: { ...headers.format } };
+        ? { contentType, mime, kind: "text", text, charset }
+        : { contentType, mime, kind: "text", text, charset, format: { ...headers.format } };
     }
     case "text/x-msmsgscontrol":
-      return { ...base, kind: "typing", typingUser: headers.typingUser };
+      return { contentType, mime, kind: "typing", typingUser: headers.typingUser };
+  }
+  const base = { contentType, mime };
+  switch (contentType) {
     case "text/x-msnmsgr-datacast": {
       const idText = parseBodyFields(mime.body).get("ID");
       const id = idText !== undefined && /^\d+$/.test(idText) ? Number(idText) : null;
