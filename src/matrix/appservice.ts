@@ -140,14 +140,23 @@ export class TransactionalAppService extends AppService {
   readonly #log: Log;
   readonly #store: TransactionLog;
   readonly #waitMs: number;
+  readonly #ownUser: (userId: string) => boolean;
   readonly #inFlight = new Map<string, Promise<void>>();
   #server: Server | null = null;
   #markReady: () => void = () => undefined;
   readonly #ready = new Promise<void>((resolve) => (this.#markReady = resolve));
 
-  constructor(opts: { hsToken: string; log: Log; store: TransactionLog; waitMs: number }) {
+  constructor(opts: {
+    hsToken: string;
+    log: Log;
+    store: TransactionLog;
+    waitMs: number;
+    /** The bridge's own users (ghosts, the bot): their events come back as echoes. */
+    ownUser?: (userId: string) => boolean;
+  }) {
     super({ homeserverToken: opts.hsToken });
     this.#hsToken = opts.hsToken;
+    this.#ownUser = opts.ownUser ?? (() => false);
     this.#log = opts.log;
     this.#store = opts.store;
     this.#waitMs = opts.waitMs;
@@ -260,19 +269,28 @@ export class TransactionalAppService extends AppService {
   }
 
   async #handleOnce(txnId: string, body: Record<string, unknown>): Promise<void> {
-    if (await this.#store.hasTransaction(txnId)) {
-      this.#log.info("transaction replayed; already handled", { txnId });
-      return;
-    }
-    await this.#handle(txnId, body);
-  }
-
-  async #handle(txnId: string, body: Record<string, unknown>): Promise<void> {
-    await this.#ready;
     const events = Array.isArray(body.events) ? body.events : [];
     // Synapse sends the unstable key, newer homeservers the stable one; never both handled.
     const rawEphemeral = body["de.sorunome.msc2409.ephemeral"] ?? body.ephemeral;
     const ephemeral = Array.isArray(rawEphemeral) ? rawEphemeral : [];
+    // The homeserver echoes every event the ghosts and the bot send, one transaction per bridged
+    // MSN message when traffic is light. Nothing in such a transaction is acted on (echoes are
+    // dropped; the library's membership bookkeeping is idempotent), so a replay of it is
+    // harmless and it costs no store read or write.
+    const echoOnly =
+      ephemeral.length === 0 &&
+      events.length > 0 &&
+      events.every((ev) => isObject(ev) && typeof ev.sender === "string" && this.#ownUser(ev.sender));
+    if (!echoOnly && (await this.#store.hasTransaction(txnId))) {
+      this.#log.info("transaction replayed; already handled", { txnId });
+      return;
+    }
+    await this.#handle(txnId, events, ephemeral);
+    if (!echoOnly) await this.#store.markTransaction(txnId);
+  }
+
+  async #handle(txnId: string, events: unknown[], ephemeral: unknown[]): Promise<void> {
+    await this.#ready;
     const work: Promise<unknown>[] = [];
     // Dispatched synchronously in transaction order: the per-room queues keep that order.
     const dispatch = (kind: "event" | "ephemeral", list: unknown[]): void => {
@@ -307,7 +325,6 @@ export class TransactionalAppService extends AppService {
         waitedMs: this.#waitMs,
       });
     }
-    await this.#store.markTransaction(txnId);
   }
 }
 
@@ -375,11 +392,13 @@ export function createAppservice(opts: AppserviceOptions, router: () => EventRou
   const rooms = new PerRoomSerializer();
   const hsToken = opts.registration.getHomeserverToken();
   if (!hsToken) throw new Error("the registration has no hs_token");
+  const botUserId = `@${opts.registration.getSenderLocalpart() ?? ""}:${opts.domain}`;
   const transactional = new TransactionalAppService({
     hsToken,
     log: opts.log,
     store: opts.transactions,
     waitMs: opts.transactionWaitMs ?? TRANSACTION_WAIT_MS,
+    ownUser: (userId) => userId === botUserId || opts.ghosts.isGhost(userId),
   });
   return new MsnBridge(
     {

@@ -92,7 +92,13 @@ function appservice(
   handled: unknown[];
   gate: { release: () => void; wait: Promise<void> };
 } {
-  const as = new TransactionalAppService({ hsToken: "hs-secret", log: silentLog, store, waitMs });
+  const as = new TransactionalAppService({
+    hsToken: "hs-secret",
+    log: silentLog,
+    store,
+    waitMs,
+    ownUser: (userId) => userId.startsWith("@msn_") || userId === "@msnbot:x",
+  });
   const handled: unknown[] = [];
   let release: () => void = () => undefined;
   const wait = new Promise<void>((r) => (release = r));
@@ -216,6 +222,22 @@ describe("TransactionalAppService", () => {
     assert.ok(store.seen.has("a b/ü?"));
     assert.equal((await put(as, "a b/ü?", { events: [event(9)] })).status, 200);
     assert.equal(handled.length, 1);
+  });
+
+  test("a transaction of the bridge's own echoes is handled without a store read or write", async () => {
+    const store = new MemoryTransactions();
+    const { as, handled, gate } = appservice(store);
+    gate.release();
+    const echo = { ...event(10), sender: "@msn_bob=40hotmail.com:x" };
+    const bot = { ...event(11), sender: "@msnbot:x" };
+    assert.equal((await put(as, "e1", { events: [echo, bot] })).status, 200);
+    assert.deepEqual(handled, [echo, bot], "still dispatched (the library keeps membership from them)");
+    assert.equal(store.asked, 0);
+    assert.equal(store.seen.size, 0);
+    // One event of someone else, or any ephemeral event, and it is recorded as usual.
+    assert.equal((await put(as, "e2", { events: [echo, event(12)] })).status, 200);
+    assert.equal((await put(as, "e3", { events: [echo], ephemeral: [{ type: "m.typing" }] })).status, 200);
+    assert.deepEqual([...store.seen], ["e2", "e3"]);
   });
 
   test("entries that are not objects are dropped; the rest is handled", async () => {
