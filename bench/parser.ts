@@ -103,10 +103,12 @@ export function generateStream(targetBytes: number): { stream: Buffer } & Stream
 
 /**
  * Decodes the whole stream once in `chunkSize` pieces; returns what it found (a check). Each read
- * is handled by its own function call, as a socket's 'data' listener is: with the loop over a
- * read's commands inlined in the loop over reads, V8 compiled this harness with on-stack
- * replacement and threw that code away at the end of every 64 KiB read ("exit from OSR'd inner
- * loop", dozens of deopts per run), which the parser's figures then carried.
+ * is handled by its own function call, as a socket's 'data' listener is. With the loop over a
+ * read's commands written inside the loop over reads, a process that started with 64 KiB reads
+ * compiled the harness with on-stack replacement and threw that code away at the end of every
+ * read (`--trace-deopt`: "exit from OSR'd inner loop", 37 times in 8 passes), so the harness's
+ * own deopts could land in the parser's figures. (In the suite's order, 1460 B reads first, it
+ * did not happen.)
  */
 function parseOnce(stream: Buffer, chunkSize: number): StreamContents {
   const decoder = new CommandDecoder();
