@@ -6,6 +6,11 @@
  * logging. Like the bridge it keeps each conversation's messages in order (one PUT in flight
  * per switchboard), so the ratio compares the bridge's overhead and not a weaker guarantee.
  *
+ * For the other direction it is the baseline of a cold send: a line `cold <email> <text>` on its
+ * standard input makes it open a switchboard with the project's protocol client (XFR, USR, CAL,
+ * JOI), send the text, and leave (BYE) — the protocol's own cost, which the bridge's cold send
+ * (store, portal, Matrix transaction) is compared with. It answers `sent` or `failed <reason>`.
+ *
  * Run as its own process (as the bridge is): `node dist/bench/baseline-relay.js '<json>'`; it
  * prints "ready" once logged in.
  */
@@ -99,6 +104,34 @@ ns.on("ring", (ring) => {
   socket.setNoDelay(true);
   relaySwitchboard(socket);
 });
+async function coldSend(email: string, text: string): Promise<void> {
+  const sb = await ns.openSwitchboard();
+  try {
+    await sb.invite(email);
+    await sb.waitForJoin(email, 10_000);
+    await sb.sendText(text);
+  } finally {
+    await sb.close();
+  }
+}
+
+let commands = "";
+let coldChain = Promise.resolve();
+process.stdin.on("data", (chunk: Buffer) => {
+  commands += chunk.toString("utf8");
+  for (let end = commands.indexOf("\n"); end !== -1; end = commands.indexOf("\n")) {
+    const [verb, email, ...words] = commands.slice(0, end).split(" ");
+    commands = commands.slice(end + 1);
+    if (verb !== "cold" || !email) continue;
+    coldChain = coldChain
+      .then(() => coldSend(email, words.join(" ")))
+      .then(
+        () => void process.stdout.write("sent\n"),
+        (e: unknown) => void process.stdout.write(`failed ${String(e)}\n`),
+      );
+  }
+});
+
 await ns.connect();
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => {

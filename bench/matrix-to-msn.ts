@@ -156,6 +156,26 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
   } finally {
     rig.msn.off("command", onCommand);
   }
+  // The same cold send without the bridge: the baseline relay opens the switchboard with the
+  // protocol client alone, after the same idle pause. What the bridge adds is the difference.
+  const baselineCold: number[] = [];
+  for (let i = 0; i < opts.coldMessages; i++) {
+    await sleep(IDLE_MS);
+    const text = `b${nextTag++} cold baseline — ünïcødé ✓`;
+    let arrived: (at: number) => void = () => undefined;
+    const received = new Promise<number>((resolve) => (arrived = resolve));
+    c.contact.onText = (from, got, at) => {
+      if (from.toLowerCase() === rig.relayEmail && got === text) arrived(at);
+    };
+    try {
+      const start = performance.now();
+      await rig.baselineCold(c.contact.email, text);
+      baselineCold.push((await withTimeout(received, 15_000, "baseline cold message never arrived")) - start);
+    } finally {
+      c.contact.onText = null;
+    }
+  }
+
   // Later benchmarks expect the contact's chat to the puppet to be open again.
   const reopened = c.contact.switchboardWith(rig.puppetEmail);
   if (reopened) c.toBridge = reopened;
@@ -175,7 +195,14 @@ export async function runMatrixToMsn(rig: BridgeRig, opts: MatrixToMsnOptions): 
       name: "latency, cold (XFR+USR+CAL+JOI)",
       unit: "ms",
       summary: summarize(cold),
-      target: "≤ protocol round trips",
+      target: "≤ baseline + small",
+    },
+    {
+      group,
+      name: "latency, cold, baseline (protocol client alone)",
+      unit: "ms",
+      summary: summarize(baselineCold),
+      target: "(reference)",
     },
     ...COLD_STEPS.map((step, k) => ({
       group,

@@ -120,6 +120,33 @@ export class BridgeRig {
     return pid;
   }
 
+  get relayEmail(): string {
+    return RELAY.email;
+  }
+
+  /**
+   * The baseline of a cold send: the relay opens a switchboard to `email` with the protocol
+   * client alone, sends `text` and leaves. Resolves when it reports the message sent.
+   */
+  async baselineCold(email: string, text: string): Promise<void> {
+    const relay = this.relay;
+    if (!relay?.stdin || !relay.stdout) throw new Error("baseline relay is not running");
+    const answer = new Promise<string>((resolve) => {
+      let out = "";
+      const onData = (chunk: Buffer): void => {
+        out += chunk.toString("utf8");
+        const end = out.indexOf("\n");
+        if (end === -1) return;
+        relay.stdout!.off("data", onData);
+        resolve(out.slice(0, end));
+      };
+      relay.stdout!.on("data", onData);
+    });
+    relay.stdin.write(`cold ${email} ${text}\n`);
+    const line = await withTimeout(answer, 15_000, "baseline relay did not answer a cold send");
+    if (line !== "sent") throw new Error(`baseline cold send: ${line}`);
+  }
+
   /**
    * The management-room flow a user goes through: DM the bot, then `login <email> <password>`.
    * Resolves when the bot confirms; rejects with its answer when the login fails.
@@ -167,15 +194,18 @@ export class BridgeRig {
           senderUserId: `@baseline:${DOMAIN}`,
         }),
       ],
-      { stdio: ["ignore", "pipe", "inherit"] },
+      { stdio: ["pipe", "pipe", "inherit"] },
     );
     this.relay = relay;
     const ready = new Promise<void>((resolve, reject) => {
       let out = "";
-      relay.stdout!.on("data", (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         out += chunk.toString("utf8");
-        if (out.includes("ready")) resolve();
-      });
+        if (!out.includes("ready")) return;
+        relay.stdout!.off("data", onData);
+        resolve();
+      };
+      relay.stdout!.on("data", onData);
       relay.once("exit", (code) => reject(new Error(`baseline relay exited with ${code}`)));
     });
     await withTimeout(ready, 20_000, "baseline relay did not log in within 20 s");
