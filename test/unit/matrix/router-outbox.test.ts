@@ -47,6 +47,19 @@ class ScriptedCore {
   }
 }
 
+function routerOn(core: ScriptedCore, store: Store): EventRouter {
+  return new EventRouter({
+    core: core as unknown as BridgeCore,
+    matrix: { botUserId: "@msnbot:example.org" } as unknown as MatrixPort,
+    store,
+    ghosts: new GhostIds("msn_", "example.org"),
+    log: silentLog,
+    isPermitted: () => true,
+    leave: async () => undefined,
+    joinAsBot: async () => undefined,
+  });
+}
+
 async function setup(): Promise<{
   router: EventRouter;
   core: ScriptedCore;
@@ -58,17 +71,7 @@ async function setup(): Promise<{
   const add = store.addToOutbox.bind(store);
   store.addToOutbox = (m) => (outboxWrites.push(m.eventId), add(m));
   const core = new ScriptedCore();
-  const router = new EventRouter({
-    core: core as unknown as BridgeCore,
-    matrix: { botUserId: "@msnbot:example.org" } as unknown as MatrixPort,
-    store,
-    ghosts: new GhostIds("msn_", "example.org"),
-    log: silentLog,
-    isPermitted: () => true,
-    leave: async () => undefined,
-    joinAsBot: async () => undefined,
-  });
-  return { router, core, store, outboxWrites };
+  return { router: routerOn(core, store), core, store, outboxWrites };
 }
 
 const message = (n: number): Record<string, unknown> => ({
@@ -121,16 +124,7 @@ describe("EventRouter outbox", () => {
     // The process dies here; a new router on the same store starts.
     const core = new ScriptedCore();
     core.deliverAtOnce = false;
-    const router = new EventRouter({
-      core: core as unknown as BridgeCore,
-      matrix: { botUserId: "@msnbot:example.org" } as unknown as MatrixPort,
-      store,
-      ghosts: new GhostIds("msn_", "example.org"),
-      log: silentLog,
-      isPermitted: () => true,
-      leave: async () => undefined,
-      joinAsBot: async () => undefined,
-    });
+    const router = routerOn(core, store);
     assert.equal(await router.resendOutbox(), 2);
     assert.deepEqual(
       core.pending.map((p) => p.body),
