@@ -472,7 +472,8 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
         if (hop >= this.options.maxRedirects) {
           throw new MsnProtocolError(`more than ${this.options.maxRedirects} XFR NS redirects`);
         }
-        this.logger.info("redirected to another notification server", {
+        // Debug: the dispatch server redirects every login, and a restart logs thousands in.
+        this.logger.debug("redirected to another notification server", {
           host: target.host,
           port: target.port,
         });

@@ -1,0 +1,63 @@
+/**
+ * A login is routine and logged at debug, redirect included (the dispatch server redirects every
+ * login): a bridge restoring 10,000 logins must not write 10,000 info lines, or twice that.
+ */
+import { afterEach, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ScriptServer } from "./script-server.js";
+import { ALICE, newAliceSession, playFullLogin } from "./ns-script.js";
+import type { NotificationSession } from "../../../src/msnp/notification.js";
+import type { MsnLogger } from "../../../src/msnp/events.js";
+
+let server: ScriptServer;
+let session: NotificationSession | null = null;
+
+beforeEach(async () => {
+  server = await ScriptServer.start();
+});
+
+afterEach(async () => {
+  session?.on("closed", () => undefined);
+  await session?.close().catch(() => undefined);
+  await server.close();
+});
+
+describe("NS login logging", () => {
+  test("a redirected login writes nothing above debug", async () => {
+    const lines: [string, string][] = [];
+    const at =
+      (level: string) =>
+      (message: string): void => {
+        lines.push([level, message]);
+      };
+    const logger: MsnLogger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+    const second = await ScriptServer.start();
+    try {
+      session = newAliceSession(server.port, { logger });
+      const connecting = session.connect();
+      const first = await server.nextPeer();
+      await first.expect("VER 1 MSNP7 CVR0");
+      first.sendLines("VER 1 MSNP7 CVR0");
+      await first.readLine();
+      first.sendLines("CVR 2 1 1 1 x y");
+      await first.expect("INF 3");
+      first.sendLines("INF 3 MD5");
+      await first.expect(`USR 4 MD5 I ${ALICE}`);
+      first.sendLines(`XFR 4 NS ${second.address} 0 ${server.address}`);
+      await first.closed;
+      await playFullLogin(await second.nextPeer());
+      await connecting;
+      // Checked before the server goes away: a close we did not cause is logged at info.
+      const messages = lines.map(([, message]) => message);
+      assert.ok(messages.includes("redirected to another notification server"));
+      assert.ok(messages.includes("MSN session connected"));
+      assert.deepEqual(
+        lines.filter(([level]) => level !== "debug"),
+        [],
+      );
+      await session.close();
+    } finally {
+      await second.close();
+    }
+  });
+});
