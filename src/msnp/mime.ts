@@ -148,10 +148,6 @@ class LazyMimeMessage implements MimeMessage {
     return this.#body;
   }
 
-  set body(body: Buffer) {
-    this.#body = body;
-  }
-
   /** The header block decoded as UTF-8 (once). */
   get #text(): string {
     this.#headerText ??= this.#payload.toString("utf8", 0, this.#headerEnd);
