@@ -52,16 +52,7 @@ for (const { dialect, engine } of RUNS) {
     let started = 0;
 
     /** Sends a command to the bot and resolves with its answer that matches. */
-    async function command(text: string, answer: RegExp): Promise<string> {
-      const since = Date.now();
-      await user.sendText(mgmtRoom, text);
-      const ev = await user.waitForMessage(
-        mgmtRoom,
-        (body, e) => e.getSender() !== user.userId && e.getTs() >= since - 1000 && answer.test(body),
-        20_000,
-      );
-      return ev.getContent().body as string;
-    }
+    const command = (text: string, answer: RegExp): Promise<string> => user.ask(mgmtRoom, text, answer);
 
     /** The portal rows in the bridge's PostgreSQL database, read behind the bridge's back. */
     async function portalRows(): Promise<{ room_id: string; conversation_key: string }[]> {

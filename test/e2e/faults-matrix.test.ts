@@ -45,16 +45,8 @@ describe("Matrix-side faults and bad input (Synapse + MSN test server)", { timeo
   let bobRoom = "";
   let txnCounter = 0;
 
-  async function command(text: string, answer: RegExp): Promise<string> {
-    const since = Date.now();
-    await user.sendText(mgmtRoom, text);
-    const ev = await user.waitForMessage(
-      mgmtRoom,
-      (body, e) => e.getSender() !== user.userId && e.getTs() >= since - 1000 && answer.test(body),
-      20_000,
-    );
-    return ev.getContent().body as string;
-  }
+  /** Sends a command to the bot and resolves with its answer that matches. */
+  const command = (text: string, answer: RegExp): Promise<string> => user.ask(mgmtRoom, text, answer);
 
   /** Text MSGs Alice's puppet wrote on switchboards, from wire record `from` on. */
   function textsToMsn(from = 0): WireText[] {

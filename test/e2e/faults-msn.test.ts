@@ -52,16 +52,7 @@ describe("MSN-side faults end to end (Synapse + MSN test server)", { timeout: 30
   const server = (): { host: string; port: number } => ({ host: msn.host, port: msn.nsPort });
 
   /** Sends a command to the bot and resolves with its answer that matches. */
-  async function command(text: string, answer: RegExp): Promise<string> {
-    const since = Date.now();
-    await user.sendText(mgmtRoom, text);
-    const ev = await user.waitForMessage(
-      mgmtRoom,
-      (body, e) => e.getSender() !== user.userId && e.getTs() >= since - 1000 && answer.test(body),
-      20_000,
-    );
-    return ev.getContent().body as string;
-  }
+  const command = (text: string, answer: RegExp): Promise<string> => user.ask(mgmtRoom, text, answer);
 
   /** A bot notice in the management room sent at or after `since`. */
   async function notice(since: number, text: RegExp, timeoutMs = 20_000): Promise<string> {

@@ -41,17 +41,8 @@ describe(
     const mgmt = new Map<TestMatrixUser, string>();
     const bobRoom = new Map<TestMatrixUser, string>();
 
-    async function command(user: TestMatrixUser, text: string, answer: RegExp): Promise<string> {
-      const room = mgmt.get(user)!;
-      const since = Date.now();
-      await user.sendText(room, text);
-      const ev = await user.waitForMessage(
-        room,
-        (body, e) => e.getSender() === BOT && e.getTs() >= since - 1000 && answer.test(body),
-        20_000,
-      );
-      return ev.getContent().body as string;
-    }
+    const command = (user: TestMatrixUser, text: string, answer: RegExp): Promise<string> =>
+      user.ask(mgmt.get(user)!, text, answer, BOT);
 
     /** Wire lines the MSN server got from both bridged accounts since `mark`, pings left out. */
     function puppetTraffic(mark: number): string[] {

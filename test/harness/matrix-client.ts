@@ -234,6 +234,30 @@ export class TestMatrixUser {
     );
   }
 
+  /**
+   * Sends `text` to `roomId` (a management room) and resolves with the body of the first answer
+   * after it that matches — from `from` if given, else from anyone but this user.
+   */
+  async ask(
+    roomId: string,
+    text: string,
+    answer: RegExp,
+    from?: string,
+    timeoutMs = 20_000,
+  ): Promise<string> {
+    const since = Date.now();
+    await this.sendText(roomId, text);
+    const ev = await this.waitForMessage(
+      roomId,
+      (body, e) =>
+        (from === undefined ? e.getSender() !== this.userId : e.getSender() === from) &&
+        e.getTs() >= since - 1000 &&
+        answer.test(body),
+      timeoutMs,
+    );
+    return ev.getContent().body as string;
+  }
+
   /** The first room this user is invited to (optionally: by `inviterId`); resolves to its room ID. */
   waitForInvite(inviterId?: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
     return waitUntil(
