@@ -815,9 +815,18 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
       case "CHL":
         this.onChallenge(args);
         break;
-      case "QNG":
+      case "QNG": {
         this.missedPongs = 0;
+        // MSNP9+ `QNG <n>`: the server wants the next PNG within n seconds. Our interval stays
+        // the upper bound (it also sets how soon a dead link is noticed); a server asking for
+        // sooner gets it, but never more than ten times as often as configured.
+        const seconds = Number(args[0]);
+        const asked = seconds * 1000;
+        if (this.pingTimer && Number.isInteger(seconds) && asked > 0 && asked < this.options.pingIntervalMs) {
+          this.schedulePing(Math.max(asked, this.options.pingIntervalMs / 10));
+        }
         break;
+      }
       case "OUT":
         this.onOut(args[0]);
         break;
@@ -1014,12 +1023,21 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
 
   private startKeepAlive(): void {
     this.missedPongs = 0;
-    this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+    this.schedulePing(this.options.pingIntervalMs);
+  }
+
+  /** The next PNG in `delayMs`, instead of any already scheduled. */
+  private schedulePing(delayMs: number): void {
+    if (this.pingTimer) clearTimeout(this.pingTimer);
+    this.pingTimer = setTimeout(() => {
+      this.pingTimer = null;
+      this.ping();
+    }, delayMs);
     this.pingTimer.unref();
   }
 
   private stopKeepAlive(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.pingTimer) clearTimeout(this.pingTimer);
     this.pingTimer = null;
   }
 
@@ -1041,6 +1059,7 @@ export class NotificationSession extends TypedEventEmitter<NotificationEvents> {
     } catch (error) {
       this.logger.warn("PNG failed", errorMeta(error));
     }
+    this.schedulePing(this.options.pingIntervalMs);
   }
 
   private shutdown(reason: NotificationCloseReason, error?: Error): void {

@@ -576,6 +576,24 @@ describe("NotificationSession after login", () => {
     await peer.closed;
   });
 
+  test("keep-alive: QNG <n> below the interval brings the next PNG forward; above it changes nothing", async () => {
+    const { session, peer } = await loggedIn({ pingIntervalMs: 2000 });
+    await peer.expect("PNG", 3000);
+    let since = Date.now();
+    peer.sendLines("QNG 1");
+    await peer.expect("PNG", 3000);
+    const asked = Date.now() - since;
+    assert.ok(asked >= 800 && asked < 1700, `next PNG after ${asked} ms, asked for 1000`);
+    since = Date.now();
+    peer.sendLines("QNG 60");
+    await peer.expect("PNG", 3000);
+    const capped = Date.now() - since;
+    assert.ok(capped >= 1800, `next PNG after ${capped} ms: the configured 2000 stays the upper bound`);
+    peer.sendLines("QNG 0", "QNG -5", "QNG x");
+    assert.equal(session.isConnected, true);
+    await session.close();
+  });
+
   test("status validation", async () => {
     const { session } = await loggedIn();
     await assert.rejects(session.setStatus("FLN" as never), MsnArgumentError);
