@@ -11,6 +11,8 @@
  * transaction that was cut short are deduplicated one by one by the router (handled event IDs).
  */
 import { timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import {
   createServer,
   type IncomingMessage,
@@ -98,6 +100,18 @@ function reply(res: ServerResponse, status: number, body: object, close = false)
   res.end(text);
 }
 
+/**
+ * Plain HTTP, or HTTPS when MATRIX_AS_TLS_KEY and MATRIX_AS_TLS_CERT name a key and certificate
+ * file, as matrix-appservice's own listen() does.
+ */
+function createAppserviceServer(listener: RequestListener): Server | HttpsServer {
+  const keyFile = process.env.MATRIX_AS_TLS_KEY;
+  const certFile = process.env.MATRIX_AS_TLS_CERT;
+  if (!keyFile && !certFile) return createServer(listener);
+  if (!keyFile || !certFile) throw new Error("MATRIX_AS_TLS_KEY and MATRIX_AS_TLS_CERT must be set together");
+  return createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, listener);
+}
+
 class BodyTooLarge extends Error {}
 
 /** The request body, at most `limit` bytes. */
@@ -142,7 +156,7 @@ export class TransactionalAppService extends AppService {
   readonly #waitMs: number;
   readonly #ownUser: (userId: string) => boolean;
   readonly #inFlight = new Map<string, Promise<void>>();
-  #server: Server | null = null;
+  #server: Server | HttpsServer | null = null;
   #markReady: () => void = () => undefined;
   readonly #ready = new Promise<void>((resolve) => (this.#markReady = resolve));
 
@@ -171,7 +185,7 @@ export class TransactionalAppService extends AppService {
   };
 
   override listen(port: number, hostname: string, backlog: number, callback?: () => void): Promise<void> {
-    const server = createServer(this.requestListener);
+    const server = createAppserviceServer(this.requestListener);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);

@@ -1,5 +1,10 @@
 import { after, describe, test } from "node:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,6 +15,7 @@ import {
   type TransactionLog,
 } from "../../../src/matrix/appservice.js";
 import { silentLog } from "../../../src/bridge/log.js";
+import { freePort } from "../../harness/ports.js";
 
 class MemoryTransactions implements TransactionLog {
   readonly seen = new Set<string>();
@@ -292,5 +298,76 @@ describe("PerRoomSerializer", () => {
     assert.ok(log.indexOf("b1 end") < log.indexOf("a1 end"), "rooms in parallel");
     await sleep(1);
     assert.equal(rooms.rooms, 0, "idle rooms are forgotten");
+  });
+});
+
+describe("TransactionalAppService over HTTPS (MATRIX_AS_TLS_KEY / MATRIX_AS_TLS_CERT)", () => {
+  test("listens with TLS when both are set, as matrix-appservice did; one without the other is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "as-tls-"));
+    const key = join(dir, "key.pem");
+    const cert = join(dir, "cert.pem");
+    const made = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]);
+    assert.equal(made.status, 0, made.stderr?.toString());
+    const saved = { key: process.env.MATRIX_AS_TLS_KEY, cert: process.env.MATRIX_AS_TLS_CERT };
+    const store = new MemoryTransactions();
+    try {
+      process.env.MATRIX_AS_TLS_KEY = key;
+      delete process.env.MATRIX_AS_TLS_CERT;
+      const half = new TransactionalAppService({ hsToken: "hs-secret", log: silentLog, store, waitMs: 1000 });
+      assert.throws(() => half.listen(0, "127.0.0.1", 10), /must be set together/);
+
+      process.env.MATRIX_AS_TLS_CERT = cert;
+      const { as, handled, gate } = appservice(store);
+      gate.release();
+      const port = await freePort();
+      await as.listen(port, "127.0.0.1", 10);
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: "127.0.0.1",
+              port,
+              method: "PUT",
+              path: "/_matrix/app/v1/transactions/tls1",
+              headers: { authorization: "Bearer hs-secret", "content-type": "application/json" },
+              rejectUnauthorized: false,
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on("error", reject);
+          req.end(JSON.stringify({ events: [event(20)] }));
+        });
+        assert.equal(status, 200);
+        assert.equal(handled.length, 1);
+      } finally {
+        await as.close();
+      }
+    } finally {
+      for (const [name, value] of [
+        ["MATRIX_AS_TLS_KEY", saved.key],
+        ["MATRIX_AS_TLS_CERT", saved.cert],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
