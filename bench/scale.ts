@@ -506,7 +506,11 @@ async function measure(k: number, opts: ScaleOptions): Promise<Measured> {
     const idle = await run.idle(opts.idleSeconds);
     const { firstMs, warmMs } =
       k > 0 ? await run.messages(probes, opts.warmMessages) : { firstMs: [], warmMs: [] };
-    const live = await run.liveMemory();
+    // A Node built without the inspector cannot give these; the other figures still stand.
+    const live = await run.liveMemory().catch((e: unknown) => {
+      say(`scale K=${k}: no live-heap figures (${String(e)})`);
+      return { heapBytes: Number.NaN, rssKiB: Number.NaN };
+    });
     if (run.homeserver.unmatched.length > 0) {
       say(`stub homeserver answered {} to: ${[...new Set(run.homeserver.unmatched)].join(", ")}`);
     }
