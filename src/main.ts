@@ -7,10 +7,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCliArgs, USAGE, CliError } from "./cli/args.js";
-import { activeEnvOverrides } from "./config/env-overrides.js";
-import { ConfigError, loadConfig } from "./config/load.js";
 import type { BridgeConfig } from "./config/schema.js";
-import { firstRun } from "./first-run.js";
 import { EarlyListener } from "./matrix/early-listener.js";
 
 /** config/config.sample.yaml, two levels above this compiled file (dist/src/ or /app/dist/src/). */
@@ -26,9 +23,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // The appservice port is bound before the bridge's libraries load (about a second of CPU), so
+  // probes get /health and /live at once and /ready says "starting" (early-listener.ts). The
+  // listener's thread boots now, on the other core, while this one loads the configuration code
+  // (YAML and schema, ~130 ms): it can only bind once the configuration says where. With
+  // MATRIX_AS_TLS_* the appservice serves HTTPS and binds the port itself, later. Paths that end
+  // before the bridge runs leave through process.exit, which ends the thread too.
+  const tls = process.env.MATRIX_AS_TLS_KEY || process.env.MATRIX_AS_TLS_CERT;
+  const early = args.generateRegistration || tls ? null : EarlyListener.boot();
+  const { loadConfig } = await import("./config/load.js");
   let config: BridgeConfig;
   let registrationFile: string;
   if (args.dataDir !== null) {
+    const { firstRun } = await import("./first-run.js");
     const step = await firstRun(resolve(args.dataDir), { samplePath: SAMPLE_CONFIG, env: process.env });
     if (step.kind !== "ready") {
       process.stdout.write(step.message);
@@ -58,17 +65,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // The appservice port is bound before the bridge's libraries load (about a second of CPU), so
-  // probes get /health and /live at once and /ready says "starting" (early-listener.ts). With
-  // MATRIX_AS_TLS_* the library serves HTTPS itself and binds the port as before.
-  const tls = process.env.MATRIX_AS_TLS_KEY || process.env.MATRIX_AS_TLS_CERT;
-  const listener = tls
-    ? undefined
-    : await EarlyListener.listen(args.port ?? config.appservice.port, config.appservice.hostname);
+  await early?.bind(args.port ?? config.appservice.port, config.appservice.hostname);
+  const listener = early ?? undefined;
   // The bridge's libraries load only to run: --help, -r and the first-run steps start faster
   // without them (a container healthcheck or a test spawns these often).
   const { createLogger, getLogger } = await import("./logging.js");
   const { startBridge } = await import("./app.js");
+  const { activeEnvOverrides } = await import("./config/env-overrides.js");
   createLogger(config.logging);
   const log = getLogger("main");
   const fromEnv = activeEnvOverrides(process.env);
@@ -102,7 +105,9 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e: unknown) => {
+  async (e: unknown) => {
+    // Loaded by main() before anything can throw one, so this import costs nothing then.
+    const { ConfigError } = await import("./config/load.js");
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
     } else {

@@ -31,11 +31,13 @@ type WorkerMessage = { listening: number } | { error: string; code?: string };
 /**
  * The worker, as CommonJS source run with `eval`: a worker that loads an ES module boots the ESM
  * loader first, which doubles its start-up CPU (about 280 ms against 190 ms on the benchmark
- * machine). It uses nothing but node:http. workerData `{ port, hostname }`; it posts
- * `{ listening: port }` or `{ error, code }`, and on any message stops accepting and exits.
+ * machine). It uses nothing but node:http. It boots without a port, so that it can start while the
+ * main thread is still loading the configuration; a `{ bind: { port, hostname } }` message makes
+ * it listen, and it posts `{ listening: port }` or `{ error, code }`; any other message makes it
+ * stop accepting and exit.
  */
 const WORKER_SOURCE = `"use strict";
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const http = require("node:http");
 function reply(res, status, body) {
   const text = typeof body === "string" ? body : JSON.stringify(body);
@@ -63,10 +65,13 @@ server.once("error", (e) => {
   parentPort.postMessage({ error: e.message, code: e.code });
   process.exit(0);
 });
-server.listen({ port: workerData.port, host: workerData.hostname }, () => {
-  parentPort.postMessage({ listening: server.address().port });
-});
-parentPort.once("message", () => {
+parentPort.on("message", (message) => {
+  if (message && message.bind) {
+    server.listen({ port: message.bind.port, host: message.bind.hostname }, () => {
+      parentPort.postMessage({ listening: server.address().port });
+    });
+    return;
+  }
   server.close(() => process.exit(0));
   server.closeAllConnections();
 });
@@ -74,38 +79,59 @@ parentPort.once("message", () => {
 
 export class EarlyListener {
   private worker: Worker | null;
+  /** The bound port (the OS-assigned one when 0 was asked for); 0 until bound. */
+  port = 0;
+  hostname = "";
 
-  private constructor(
-    worker: Worker,
-    /** The bound port (the OS-assigned one when 0 was asked for). */
-    readonly port: number,
-    readonly hostname: string,
-  ) {
+  private constructor(worker: Worker) {
     this.worker = worker;
+  }
+
+  /**
+   * Starts the worker thread without binding anything yet: its boot (tens of milliseconds of
+   * CPU, on another core) overlaps with the main thread loading the configuration.
+   */
+  static boot(): EarlyListener {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      // A few MiB for a thread that lives a second or two.
+      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+    });
+    // A failure of the thread before bind() is reported by bind(); after it, it is no reason to
+    // fail the bridge: it only loses the answers while starting.
+    worker.on("error", () => undefined);
+    return new EarlyListener(worker);
   }
 
   /** Binds `hostname:port` in a worker thread; rejects like `server.listen` (EADDRINUSE…). */
   static async listen(port: number, hostname: string): Promise<EarlyListener> {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { port, hostname },
-      // A few MiB for a thread that lives a second or two.
-      resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
-    });
+    const listener = EarlyListener.boot();
+    await listener.bind(port, hostname);
+    return listener;
+  }
+
+  /** Makes the booted worker listen on `hostname:port`; rejects like `server.listen`. */
+  async bind(port: number, hostname: string): Promise<void> {
+    const worker = this.worker;
+    if (!worker) throw new Error("the early listener was released");
     const message = await new Promise<WorkerMessage>((resolve, reject) => {
-      worker.once("message", resolve);
+      const onExit = (code: number): void => reject(new Error(`early listener thread exited with ${code}`));
+      worker.once("message", (m: WorkerMessage) => {
+        worker.off("exit", onExit);
+        worker.off("error", reject);
+        resolve(m);
+      });
       worker.once("error", reject);
-      worker.once("exit", (code) => reject(new Error(`early listener thread exited with ${code}`)));
+      worker.once("exit", onExit);
+      worker.postMessage({ bind: { port, hostname } });
     });
     if ("error" in message) {
+      this.worker = null;
       await worker.terminate();
       throw Object.assign(new Error(`listen ${hostname}:${port}: ${message.error}`), { code: message.code });
     }
-    worker.removeAllListeners();
-    // A failure of the thread after this is no reason to fail the bridge: it only loses the
-    // answers while starting.
-    worker.on("error", () => undefined);
-    return new EarlyListener(worker, message.listening, hostname);
+    this.port = message.listening;
+    this.hostname = hostname;
   }
 
   /**

@@ -47,6 +47,19 @@ describe("EarlyListener (the appservice port while the bridge starts)", () => {
     assert.equal(((await ready.json()) as { status: string }).status, "unavailable");
   });
 
+  test("boot() first, bind() once the port is known; a released thread that never bound exits", async () => {
+    const booted = EarlyListener.boot();
+    open.push(booted);
+    blockFor(100); // the main thread loading the configuration meanwhile
+    await booted.bind(0, "127.0.0.1");
+    assert.ok(booted.port > 0);
+    assert.equal((await fetch(`http://127.0.0.1:${booted.port}/health`)).status, 200);
+
+    const unused = EarlyListener.boot();
+    await unused.release();
+    await assert.rejects(unused.bind(0, "127.0.0.1"), /released/);
+  });
+
   test("answers while the main thread is blocked (as when a library loads)", async () => {
     const listener = await EarlyListener.listen(0, "127.0.0.1");
     open.push(listener);
