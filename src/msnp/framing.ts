@@ -118,8 +118,9 @@ function commandName(bytes: Buffer, start: number): string {
  * then finds nearly every command made at a literal still alive and V8 *pretenures* that literal:
  * from then on every command and argument list is allocated in the old space, where, dead or not,
  * it keeps the strings and payloads it points at alive through every scavenge until the next
- * full GC. On the parser bench with 64 KiB reads that cost the first five or so 16 MiB passes a
- * half to three quarters of their speed, with scavenges of 100–250 ms each promoting up to 16 MB
+ * full GC. On the parser bench with 64 KiB reads the first five or so 16 MiB passes then ran at a
+ * quarter to half speed, with scavenges of 100–250 ms each promoting up to 16 MB; in the suite's
+ * order it hit 4 of 10 processes at whichever chunk size was running
  * (`--trace-pretenuring-statistics`: sites at ratio 1.0, "undecided => tenure"; gone with
  * `--no-allocation-site-pretenuring`, and gone with this code). `new Array(n)` is tracked too.
  *
@@ -140,7 +141,7 @@ DecodedCommand.prototype = Object.prototype;
  */
 const fieldScratch: string[] = [];
 
-/** Splits on single spaces, keeping empty fields, like `split(" ")` (which costs ~10 % more here). */
+/** Splits on single spaces, keeping empty fields, like `split(" ")` (with which the parser bench ran ~10 % slower). */
 function splitArgs(line: string, from: number): string[] {
   let count = 0;
   let start = from;
