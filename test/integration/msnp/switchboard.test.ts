@@ -129,10 +129,10 @@ for (const profile of PROFILES) {
 
     test("idle timeout from the server: BYE … 1 and the session ends", async () => {
       await both();
-      h.server.setSbIdleTimeout(100);
+      h.server.setSbIdleTimeout(300);
       try {
         const { callerBoard } = await chat(alice, bob);
-        const left = waitForEvent(callerBoard, "leave", () => true, 2000);
+        const left = waitForEvent(callerBoard, "leave", () => true, 3000);
         assert.deepEqual(await left, { email: BOB.email, idle: true });
       } finally {
         h.server.setSbIdleTimeout(null);
