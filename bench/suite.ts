@@ -32,7 +32,7 @@ export async function runSuite(opts: SuiteOptions): Promise<Figure[]> {
     figures.push(
       ...runParserBench({
         streamBytes: q ? 256 * 1024 : 16 * 1024 * 1024,
-        runs: q ? 1 : 5,
+        runs: q ? 1 : 9,
         // One TCP segment, a typical socket read, and Node's largest stream read.
         chunkSizes: q ? [1460, 65536] : [1460, 16384, 65536],
       }),
