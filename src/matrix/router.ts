@@ -88,7 +88,7 @@ export class EventRouter {
     if (eventId !== null && done === "handled") await this.d.store.markEventHandled(eventId);
   }
 
-  /** "deferred": a message in the outbox, recorded as handled once it reached MSN. */
+  /** "deferred": a message for MSN, which records itself as handled (at once, or once on MSN). */
   private async route(ev: MatrixEvent): Promise<"handled" | "deferred"> {
     if (ev.type === "m.room.member") await this.onMember(ev);
     else if (ev.type === "m.room.message") return this.onMessage(ev);
@@ -267,14 +267,24 @@ export class EventRouter {
     await this.d.core.handlePortalMessage(ev.room_id, ev.sender, eventId, ev.content, {
       awaitDelivery: true,
       onSettled: async () => {
+        if (!returned) {
+          settledInTime = true;
+          return;
+        }
         this.#onItsWay.delete(eventId);
-        // Settled while the transaction is still open: recorded as handled with it (onEvent).
-        if (!returned) settledInTime = true;
-        else await this.settleOutgoing(eventId, outboxed);
+        await this.settleOutgoing(eventId, outboxed);
       },
     });
     returned = true;
-    if (settledInTime) return "handled";
+    if (settledInTime) {
+      // Still counted as on its way until recorded, so a replay arriving meanwhile is not sent.
+      try {
+        await this.d.store.markEventHandled(eventId);
+      } finally {
+        this.#onItsWay.delete(eventId);
+      }
+      return "deferred";
+    }
     // Still on its way as the transaction is about to be acknowledged, after which the homeserver
     // will not send it again: into the outbox, so that a crash from here on does not lose it. A
     // message that reaches MSN while the transaction is open (almost all of them) costs no outbox
