@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ScriptServer } from "./script-server.js";
-import { ALICE, newAliceSession, playFullLogin } from "./ns-script.js";
+import { newAliceSession, playFullLogin, playRedirect } from "./ns-script.js";
 import type { NotificationSession } from "../../../src/msnp/notification.js";
 import type { MsnLogger } from "../../../src/msnp/events.js";
 
@@ -35,16 +35,7 @@ describe("NS login logging", () => {
     try {
       session = newAliceSession(server.port, { logger });
       const connecting = session.connect();
-      const first = await server.nextPeer();
-      await first.expect("VER 1 MSNP7 CVR0");
-      first.sendLines("VER 1 MSNP7 CVR0");
-      await first.readLine();
-      first.sendLines("CVR 2 1 1 1 x y");
-      await first.expect("INF 3");
-      first.sendLines("INF 3 MD5");
-      await first.expect(`USR 4 MD5 I ${ALICE}`);
-      first.sendLines(`XFR 4 NS ${second.address} 0 ${server.address}`);
-      await first.closed;
+      await playRedirect(await server.nextPeer(), second.address, server.address);
       await playFullLogin(await second.nextPeer());
       await connecting;
       // Checked before the server goes away: a close we did not cause is logged at info.

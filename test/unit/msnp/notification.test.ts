@@ -10,6 +10,7 @@ import {
   nextEvent,
   playFullLogin,
   playLogin,
+  playRedirect,
 } from "./ns-script.js";
 import { NotificationSession, type NotificationEvents } from "../../../src/msnp/notification.js";
 import { MAX_CONTACTS } from "../../../src/msnp/dialect.js";
@@ -201,16 +202,7 @@ describe("NotificationSession login (seed transcript, byte for byte)", () => {
     try {
       const session = track(newAliceSession(server.port));
       const connecting = session.connect();
-      const first = await server.nextPeer();
-      await first.expect("VER 1 MSNP7 CVR0");
-      first.sendLines("VER 1 MSNP7 CVR0");
-      await first.readLine();
-      first.sendLines("CVR 2 1 1 1 x y");
-      await first.expect("INF 3");
-      first.sendLines("INF 3 MD5");
-      await first.expect(`USR 4 MD5 I ${ALICE}`);
-      first.sendLines(`XFR 4 NS ${second.address} 0 ${server.address}`);
-      await first.closed;
+      await playRedirect(await server.nextPeer(), second.address, server.address);
       await playFullLogin(await second.nextPeer());
       await connecting;
       assert.equal(session.status, "NLN");

@@ -77,6 +77,22 @@ export async function playFullLogin(
   peer.sendLines("CHG 7 NLN", ...(options.iln ?? ["ILN 7 NLN bob@example.com Bob%20B"]));
 }
 
+/**
+ * The dispatch server's side of a login it redirects: up to `USR … I`, then `XFR NS` to
+ * `to` (host:port); resolves once the client has closed this connection.
+ */
+export async function playRedirect(peer: ScriptPeer, to: string, self: string): Promise<void> {
+  await peer.expect("VER 1 MSNP7 CVR0");
+  peer.sendLines("VER 1 MSNP7 CVR0");
+  await peer.readLine();
+  peer.sendLines("CVR 2 1 1 1 x y");
+  await peer.expect("INF 3");
+  peer.sendLines("INF 3 MD5");
+  await peer.expect(`USR 4 MD5 I ${ALICE}`);
+  peer.sendLines(`XFR 4 NS ${to} 0 ${self}`);
+  await peer.closed;
+}
+
 /** Resolves with the first event of that name. */
 export function nextEvent<K extends keyof NotificationEvents>(
   emitter: NotificationSession,
