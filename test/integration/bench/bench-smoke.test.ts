@@ -1,8 +1,9 @@
 /**
  * Proves the benchmark scripts still run (issue 7: "a short variant runs in CI only to prove the
- * scripts work, without asserting times"). It runs the quick variant of the cheap benchmarks —
- * the parser, and MSN→Matrix through the real bridge process against the stub homeserver — and
- * checks that each produced figures. Timing is never asserted: this machine's load decides that.
+ * scripts work, without asserting times"). It runs the quick variant of every benchmark of the
+ * bridge rig — the parser, and MSN→Matrix, Matrix→MSN and contact sync through the real bridge
+ * process against the stub homeserver — and checks that each produced figures (the scale
+ * benchmark has its own smoke test). Timing is never asserted: this machine's load decides that.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +11,11 @@ import { runSuite } from "../../../bench/suite.js";
 import { renderTable } from "../../../bench/lib/table.js";
 
 describe("benchmark scripts (quick variant)", { timeout: 120_000 }, () => {
-  test("parser and MSN→Matrix produce a figure for everything they measure", async () => {
-    const figures = await runSuite({ quick: true, only: ["parser", "msn-to-matrix"] });
+  test("parser, MSN→Matrix, Matrix→MSN and contact sync produce a figure for everything they measure", async () => {
+    const figures = await runSuite({
+      quick: true,
+      only: ["parser", "msn-to-matrix", "matrix-to-msn", "contact-sync"],
+    });
     const names = figures.map((f) => `${f.group}: ${f.name}`);
     for (const expected of [
       /^parser: framing\+MIME/,
@@ -21,6 +25,13 @@ describe("benchmark scripts (quick variant)", { timeout: 120_000 }, () => {
       /^MSN→Matrix: bridge throughput/,
       /^MSN→Matrix: bridge\/baseline throughput/,
       /^MSN→Matrix: bridge CPU per message/,
+      /^Matrix→MSN: latency, warm switchboard/,
+      /^Matrix→MSN: latency, cold \(/,
+      /^Matrix→MSN: latency, cold, baseline/,
+      /^Matrix→MSN: typing, warm switchboard/,
+      /^Matrix→MSN: bridge CPU per message, warm/,
+      /^contact sync: \d+ online contacts: login → all names\+presence/,
+      /^contact sync: homeserver requests for the unchanged re-sync/,
     ]) {
       assert.ok(
         names.some((n) => expected.test(n)),
