@@ -56,7 +56,8 @@ const GROUP = "scale";
 /**
  * Node options of the bridge under test. The inspector port is chosen at spawn but the inspector
  * only starts on SIGUSR1, after the idle figures, so it costs the measured bridge nothing.
- * SCALE_BRIDGE_NODE_OPTIONS adds options for A/B runs (e.g. `--max-semi-space-size=16`).
+ * SCALE_BRIDGE_NODE_OPTIONS adds options for A/B runs, after the shipped ones (BRIDGE_NODE_OPTIONS), so
+ * they win: e.g. `--max-semi-space-size=64` measures without the young-generation cap.
  */
 function bridgeNodeOptions(): string {
   return ["--inspect-port=127.0.0.1:0", process.env.SCALE_BRIDGE_NODE_OPTIONS ?? ""].join(" ").trim();

@@ -8,4 +8,7 @@ cd "$ROOT"
 ensure_node_modules
 npx tsc -p tsconfig.json --incremental --tsBuildInfoFile dist/.tsbuildinfo >&2
 cd "$OLDPWD"
+# The young-generation cap the bridge ships with (docs/performance.md); NODE_OPTIONS set by the
+# caller come after it and win.
+export NODE_OPTIONS="--max-semi-space-size=16${NODE_OPTIONS:+ $NODE_OPTIONS}"
 exec node "$ROOT/dist/$entry" "$@"

@@ -11,6 +11,14 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import YAML from "yaml";
 
+/**
+ * The Node options the bridge ships with (Dockerfile `ENV NODE_OPTIONS`, scripts/run.sh, the
+ * systemd example in docs/installation.md; test/unit/config/node-options.test.ts keeps them
+ * equal). The young generation is capped at 16 MiB per semi-space: V8 otherwise grows it to 128 MiB
+ * after a login herd and an idle bridge never gives it back (docs/performance.md).
+ */
+export const BRIDGE_NODE_OPTIONS = "--max-semi-space-size=16";
+
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/main.js, found relative to this compiled file (dist/test/harness/). */
 export const MAIN_JS = resolve(here, "../../src/main.js");
@@ -100,6 +108,11 @@ export class BridgeProcess {
     if (this.child) throw new Error("bridge already running");
     const child = spawn(process.execPath, [MAIN_JS, "-c", this.configPath], {
       cwd: this.dir,
+      // As shipped; NODE_OPTIONS of this process (a benchmark's A/B flags) come after and win.
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `${BRIDGE_NODE_OPTIONS} ${process.env.NODE_OPTIONS ?? ""}`.trim(),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
