@@ -181,12 +181,15 @@ export class Puppet implements PortalOwner {
           return;
         }
         const delay = backoffDelay(attempt, this.core.options.reconnect);
-        this.core.log.warn("MSN connect failed", {
-          userId: this.userId,
-          attempt,
-          delayMs: delay,
-          error: String(e),
-        });
+        // One warning per outage and puppet: when the MSN server is down for an hour, 10,000
+        // puppets retrying would otherwise write a warning each per attempt. The retries go on
+        // at debug level (and count in the reconnects metric).
+        const failure = { userId: this.userId, attempt, delayMs: delay, error: String(e) };
+        if (attempt === 0) {
+          this.core.log.warn("MSN connect failed", { ...failure, furtherAttempts: "logged at debug level" });
+        } else {
+          this.core.log.debug("MSN connect failed", failure);
+        }
         if (!this.announcedDrop) {
           this.announcedDrop = true;
           await this.core.notify(

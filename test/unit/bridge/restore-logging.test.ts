@@ -77,4 +77,36 @@ describe("restoring stored logins", () => {
       ["debug", "debug"],
     );
   });
+
+  test("an unreachable MSN server: one warning per puppet, the retries at debug", async () => {
+    store = await memoryStore();
+    await store.upsertLogin({
+      userId: "@a:hs",
+      email: "a@msn.test",
+      password: "pw",
+      autoConnect: true,
+      friendlyName: "A",
+    });
+    const lines: Line[] = [];
+    core = new BridgeCore(
+      store,
+      new FakeMatrix(),
+      ({ email, password }) => {
+        const ns = new FakeNotification(email, password);
+        ns.connectError = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1863"), {
+          code: "ECONNREFUSED",
+        });
+        return ns;
+      },
+      TEST_CORE_OPTIONS,
+      recordingLog(lines),
+    );
+    await core.start();
+    const failures = (): Line[] => lines.filter((l) => l.msg === "MSN connect failed");
+    await until(() => failures().length >= 4);
+    assert.deepEqual(
+      failures().map((l) => [l.level, l.meta?.attempt]),
+      failures().map((_, i) => [i === 0 ? "warn" : "debug", i]),
+    );
+  });
 });
