@@ -28,6 +28,24 @@ describe("restoring stored logins", () => {
   let store: Store;
   let core: BridgeCore;
 
+  /** Starts a core on `store` whose MSN sessions `prepare` sets up; resolves with its log lines. */
+  async function startCore(prepare: (ns: FakeNotification) => void): Promise<Line[]> {
+    const lines: Line[] = [];
+    core = new BridgeCore(
+      store,
+      new FakeMatrix(),
+      ({ email, password }) => {
+        const ns = new FakeNotification(email, password);
+        prepare(ns);
+        return ns;
+      },
+      TEST_CORE_OPTIONS,
+      recordingLog(lines),
+    );
+    await core.start();
+    return lines;
+  }
+
   afterEach(async () => {
     await core.stop();
     await store.close();
@@ -46,21 +64,11 @@ describe("restoring stored logins", () => {
         friendlyName: `User ${i}`,
       });
     }
-    const lines: Line[] = [];
-    core = new BridgeCore(
-      store,
-      new FakeMatrix(),
-      ({ email, password }) => {
-        const ns = new FakeNotification(email, password);
-        ns.addFakeContact("bob@msn.test", "Bob", "NLN");
-        // One account's password no longer works: its attempt ends too, unconnected.
-        if (email === "user2@msn.test") ns.connectError = Object.assign(new Error("911"), { code: 911 });
-        return ns;
-      },
-      TEST_CORE_OPTIONS,
-      recordingLog(lines),
-    );
-    await core.start();
+    const lines = await startCore((ns) => {
+      ns.addFakeContact("bob@msn.test", "Bob", "NLN");
+      // One account's password no longer works: its attempt ends too, unconnected.
+      if (ns.email === "user2@msn.test") ns.connectError = Object.assign(new Error("911"), { code: 911 });
+    });
     await until(() => lines.some((l) => l.msg === "stored MSN logins restored"));
     // Contact sync ends an offline grace after each login.
     await until(() => lines.filter((l) => l.msg === "contacts synced").length === 2);
@@ -87,21 +95,11 @@ describe("restoring stored logins", () => {
       autoConnect: true,
       friendlyName: "A",
     });
-    const lines: Line[] = [];
-    core = new BridgeCore(
-      store,
-      new FakeMatrix(),
-      ({ email, password }) => {
-        const ns = new FakeNotification(email, password);
-        ns.connectError = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1863"), {
-          code: "ECONNREFUSED",
-        });
-        return ns;
-      },
-      TEST_CORE_OPTIONS,
-      recordingLog(lines),
-    );
-    await core.start();
+    const lines = await startCore((ns) => {
+      ns.connectError = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1863"), {
+        code: "ECONNREFUSED",
+      });
+    });
     const failures = (): Line[] => lines.filter((l) => l.msg === "MSN connect failed");
     await until(() => failures().length >= 4);
     assert.deepEqual(
