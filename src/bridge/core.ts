@@ -86,11 +86,14 @@ export class BridgeCore {
     for (const login of await this.store.listLogins()) {
       const puppet = new Puppet(this, login);
       this.puppets.set(login.userId, puppet);
-      if (login.autoConnect) restoring.push(puppet.start());
+      if (login.autoConnect) {
+        void puppet.start();
+        restoring.push(puppet.firstAttemptOver());
+      }
     }
-    // One line for the whole restart herd: per-login lines are debug (10,000 puppets wrote
-    // 10,000 info lines per restart). A puppet still retrying keeps this line back; its own
-    // warnings say why.
+    // One line for the whole restart herd, once every login's first attempt is over (per-login
+    // lines are debug: 10,000 puppets wrote 10,000 info lines per restart). When MSN is down it
+    // says so at once — connected: 0 — while the puppets go on retrying.
     if (restoring.length > 0) {
       void Promise.allSettled(restoring).then(() =>
         this.log.info("stored MSN logins restored", {

@@ -49,6 +49,13 @@ export class Puppet implements PortalOwner {
     for (const wake of waiters) wake();
   }
 
+  /** Resolves once the first connect attempt is over: connected, retrying, or given up. */
+  async firstAttemptOver(): Promise<void> {
+    while (this.currentState === "disconnected" || this.currentState === "connecting") {
+      await new Promise<void>((wake) => this.stateWaiters.push(wake));
+    }
+  }
+
   /**
    * Resolves true once connected, false when the connection is given up (stopped, logged in
    * elsewhere, bad password) or `timeoutMs` passes. Messages written during a reconnect wait

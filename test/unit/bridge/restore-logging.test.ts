@@ -86,7 +86,7 @@ describe("restoring stored logins", () => {
     );
   });
 
-  test("an unreachable MSN server: one warning per puppet, the retries at debug", async () => {
+  test("an unreachable MSN server: the summary at once, one warning per puppet, the retries at debug", async () => {
     store = await memoryStore();
     await store.upsertLogin({
       userId: "@a:hs",
@@ -102,6 +102,10 @@ describe("restoring stored logins", () => {
     });
     const failures = (): Line[] => lines.filter((l) => l.msg === "MSN connect failed");
     await until(() => failures().length >= 4);
+    // The restart's summary came after the first attempt, not after MSN came back.
+    const summary = lines.find((l) => l.msg === "stored MSN logins restored");
+    assert.equal(summary?.meta?.connected, 0);
+    assert.ok(lines.indexOf(summary!) < lines.indexOf(failures()[1]!), "before the second attempt");
     assert.deepEqual(
       failures().map((l) => [l.level, l.meta?.attempt]),
       failures().map((_, i) => [i === 0 ? "warn" : "debug", i]),
