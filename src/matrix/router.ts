@@ -114,21 +114,26 @@ export class EventRouter {
       });
       this.#onItsWay.add(m.eventId);
       await this.d.core.handlePortalMessage(m.roomId, m.sender, m.eventId, m.content, {
-        onSettled: async () => {
-          this.#onItsWay.delete(m.eventId);
-          await this.settleOutgoing(m.eventId, Promise.resolve());
-        },
+        onSettled: () => this.settleOutgoing(m.eventId, Promise.resolve()),
       });
     }
     return pending.length;
   }
 
-  /** A message that settled after its transaction: handled, and out of the outbox it was put in. */
+  /**
+   * Records a message that reached MSN (or was refused) as handled and takes it out of the outbox
+   * if it was put there (`outboxed`: that write; null if it never was). It counts as on its way
+   * until recorded, so a replay arriving meanwhile is not sent again.
+   */
   private async settleOutgoing(eventId: string, outboxed: Promise<unknown> | null): Promise<void> {
-    await this.d.store.markEventHandled(eventId);
-    if (outboxed === null) return;
-    await outboxed;
-    await this.d.store.removeFromOutbox(eventId);
+    try {
+      await this.d.store.markEventHandled(eventId);
+      if (outboxed === null) return;
+      await outboxed;
+      await this.d.store.removeFromOutbox(eventId);
+    } finally {
+      this.#onItsWay.delete(eventId);
+    }
   }
 
   async onEphemeral(raw: unknown): Promise<void> {
@@ -266,23 +271,15 @@ export class EventRouter {
     let outboxed: Promise<unknown> | null = null;
     await this.d.core.handlePortalMessage(ev.room_id, ev.sender, eventId, ev.content, {
       awaitDelivery: true,
+      // Settled while the transaction is open: recorded below, with no outbox row.
       onSettled: async () => {
-        if (!returned) {
-          settledInTime = true;
-          return;
-        }
-        this.#onItsWay.delete(eventId);
-        await this.settleOutgoing(eventId, outboxed);
+        if (returned) await this.settleOutgoing(eventId, outboxed);
+        else settledInTime = true;
       },
     });
     returned = true;
     if (settledInTime) {
-      // Still counted as on its way until recorded, so a replay arriving meanwhile is not sent.
-      try {
-        await this.d.store.markEventHandled(eventId);
-      } finally {
-        this.#onItsWay.delete(eventId);
-      }
+      await this.settleOutgoing(eventId, null);
       return "deferred";
     }
     // Still on its way as the transaction is about to be acknowledged, after which the homeserver
