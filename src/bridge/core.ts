@@ -17,6 +17,7 @@ import { describeMsnError, isAuthFailure, UserFacingError } from "./errors.js";
 import { matrixPresenceFor, msnStatusForMatrix, type MsnStatus } from "./presence.js";
 import { displayNameFor, notBridgedNotice } from "./translate.js";
 import { noMetrics, type BridgeMetrics } from "./metrics.js";
+import { settlesWithin } from "./settles-within.js";
 
 export interface CoreOptions {
   typingTimeoutMs: number;
@@ -555,16 +556,8 @@ export class BridgeCore {
       .sendFromMatrix(eventId, content)
       .catch((e) => this.log.error("send failed", { roomId, error: String(e) }))
       .then(settled);
-    if (opts.awaitDelivery && goesOutNow) {
-      let hold: NodeJS.Timeout | undefined;
-      await Promise.race([
-        sent,
-        new Promise<void>(
-          (done) => (hold = setTimeout(done, this.options.deliveryHoldMs ?? DELIVERY_HOLD_MS)),
-        ),
-      ]);
-      clearTimeout(hold);
-    }
+    if (opts.awaitDelivery && goesOutNow)
+      await settlesWithin(sent, this.options.deliveryHoldMs ?? DELIVERY_HOLD_MS);
     return true;
   }
 

@@ -30,6 +30,7 @@ import {
   type WeakEvent,
 } from "matrix-appservice-bridge";
 import type { GhostIds } from "../bridge/ghost-ids.js";
+import { settlesWithin } from "../bridge/settles-within.js";
 import type { Log } from "../bridge/log.js";
 import type { EventRouter } from "./router.js";
 
@@ -98,6 +99,12 @@ function reply(res: ServerResponse, status: number, body: object, close = false)
     ...(close ? { connection: "close" } : {}),
   });
   res.end(text);
+}
+
+/** Answers without reading (the rest of) the body: the connection goes with the answer. */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: object): void {
+  reply(res, status, body, true);
+  res.once("finish", () => req.destroy());
 }
 
 /**
@@ -219,10 +226,12 @@ export class TransactionalAppService extends AppService {
     const token = requestToken(req, q < 0 ? "" : url.slice(q + 1));
     // Refused before the body is read, and the connection closed with the answer: a stranger's
     // request costs no parsing, and a body of any size no reading.
-    if (token === null || !tokenMatches(token, this.#hsToken)) {
-      if (token === null) reply(res, 401, { errcode: "M_UNAUTHORIZED", error: "Missing token" }, true);
-      else reply(res, 403, { errcode: "M_FORBIDDEN", error: "Bad token supplied" }, true);
-      res.once("finish", () => req.destroy());
+    if (token === null) {
+      refuse(req, res, 401, { errcode: "M_UNAUTHORIZED", error: "Missing token" });
+      return;
+    }
+    if (!tokenMatches(token, this.#hsToken)) {
+      refuse(req, res, 403, { errcode: "M_FORBIDDEN", error: "Bad token supplied" });
       return;
     }
     let txnId: string;
@@ -241,9 +250,7 @@ export class TransactionalAppService extends AppService {
       body = JSON.parse((await readBody(req, MAX_TRANSACTION_BYTES)).toString("utf8"));
     } catch (e) {
       if (e instanceof BodyTooLarge) {
-        // The rest of the body is not read: the connection goes with the answer.
-        reply(res, 413, { errcode: "M_TOO_LARGE", error: "The transaction is too large" }, true);
-        res.once("finish", () => req.destroy());
+        refuse(req, res, 413, { errcode: "M_TOO_LARGE", error: "The transaction is too large" });
       } else {
         reply(res, 400, { errcode: "M_NOT_JSON", error: "A transaction is a JSON object" });
       }
@@ -253,11 +260,11 @@ export class TransactionalAppService extends AppService {
       reply(res, 400, { errcode: "M_NOT_JSON", error: "A transaction is a JSON object" });
       return;
     }
-    reply(res, ...(await this.handleTransaction(txnId, body)));
+    reply(res, ...(await this.#handleTransaction(txnId, body)));
   }
 
   /** Handles one transaction at most once; resolves with the status and body to answer. */
-  async handleTransaction(txnId: string, body: Record<string, unknown>): Promise<[number, object]> {
+  async #handleTransaction(txnId: string, body: Record<string, unknown>): Promise<[number, object]> {
     try {
       // A homeserver that timed out retries while the first attempt is still running: the retry
       // waits for it. Registered before any await, so two PUTs arriving together share one run.
@@ -322,15 +329,7 @@ export class TransactionalAppService extends AppService {
     dispatch("event", events);
     dispatch("ephemeral", ephemeral);
 
-    // A plain timer, not an aborted timers/promises sleep: aborting creates a DOMException with a
-    // stack trace for every transaction (measured 35 µs each).
-    let bound: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      Promise.allSettled(work).then(() => true),
-      new Promise<false>((resolve) => (bound = setTimeout(resolve, this.#waitMs, false))),
-    ]);
-    clearTimeout(bound);
-    if (!finished) {
+    if (!(await settlesWithin(Promise.allSettled(work), this.#waitMs))) {
       this.#log.warn("acknowledging a transaction whose events are still being handled", {
         txnId,
         waitedMs: this.#waitMs,
