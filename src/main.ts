@@ -7,6 +7,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCliArgs, USAGE, CliError } from "./cli/args.js";
+import { activeEnvOverrides } from "./config/env-overrides.js";
 import type { BridgeConfig } from "./config/schema.js";
 import { EarlyListener } from "./matrix/early-listener.js";
 
@@ -66,12 +67,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   await early?.bind(args.port ?? config.appservice.port, config.appservice.hostname);
-  const listener = early ?? undefined;
   // The bridge's libraries load only to run: --help, -r and the first-run steps start faster
   // without them (a container healthcheck or a test spawns these often).
   const { createLogger, getLogger } = await import("./logging.js");
   const { startBridge } = await import("./app.js");
-  const { activeEnvOverrides } = await import("./config/env-overrides.js");
   createLogger(config.logging);
   const log = getLogger("main");
   const fromEnv = activeEnvOverrides(process.env);
@@ -85,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     configDir: dirname(resolve(args.config)),
     registrationFile,
     port: args.port ?? undefined,
-    listener,
+    listener: early ?? undefined,
   });
   await new Promise<void>((done) => {
     const stop = (signal: string): void => {
