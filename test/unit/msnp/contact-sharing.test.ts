@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ScriptServer } from "./script-server.js";
-import { newAliceSession, playFullLogin } from "./ns-script.js";
+import { closeSessions, newAliceSession, playFullLogin } from "./ns-script.js";
 import type { NotificationSession } from "../../../src/msnp/notification.js";
 
 let server: ScriptServer;
@@ -49,10 +49,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const session of sessions) {
-    session.on("closed", () => undefined);
-    await session.close().catch(() => undefined);
-  }
+  await closeSessions(sessions);
   await server.close();
 });
 

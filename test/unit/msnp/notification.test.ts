@@ -5,12 +5,13 @@ import { ScriptServer, type ScriptPeer } from "./script-server.js";
 import {
   ALICE,
   ALICE_HASH,
-  PROFILE_PAYLOAD,
+  closeSessions,
   newAliceSession,
   nextEvent,
   playFullLogin,
   playLogin,
   playRedirect,
+  PROFILE_PAYLOAD,
 } from "./ns-script.js";
 import { NotificationSession, type NotificationEvents } from "../../../src/msnp/notification.js";
 import { MAX_CONTACTS } from "../../../src/msnp/dialect.js";
@@ -65,10 +66,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const session of sessions) {
-    session.on("closed", () => undefined);
-    await session.close().catch(() => undefined);
-  }
+  await closeSessions(sessions);
   await server.close();
 });
 

@@ -93,6 +93,14 @@ export async function playRedirect(peer: ScriptPeer, to: string, self: string): 
   await peer.closed;
 }
 
+/** Closes the sessions a test made, ignoring how each ends (after-each hooks). */
+export async function closeSessions(sessions: readonly NotificationSession[]): Promise<void> {
+  for (const session of sessions) {
+    session.on("closed", () => undefined);
+    await session.close().catch(() => undefined);
+  }
+}
+
 /** Resolves with the first event of that name. */
 export function nextEvent<K extends keyof NotificationEvents>(
   emitter: NotificationSession,

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ScriptServer, type ScriptPeer } from "./script-server.js";
-import { ALICE, PROFILE_PAYLOAD, newAliceSession, nextEvent } from "./ns-script.js";
+import { ALICE, closeSessions, newAliceSession, nextEvent, PROFILE_PAYLOAD } from "./ns-script.js";
 import { PassportTestServer } from "./passport-server.js";
 import type { NotificationEvents, NotificationSession } from "../../../src/msnp/notification.js";
 import { answerChallengeMsnp11, MSNP11_CHALLENGE_PRODUCT } from "../../../src/msnp/challenge.js";
@@ -32,10 +32,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const session of sessions) {
-    session.on("closed", () => undefined);
-    await session.close().catch(() => undefined);
-  }
+  await closeSessions(sessions);
   await ns.close();
   await passport.close();
 });
